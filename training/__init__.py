@@ -1,0 +1,1 @@
+"""Building the student: teacher records, solver feedback, data preparation and training."""
