@@ -1,0 +1,337 @@
+"""Training examples for the student: questions joined with verified facts, as tensors.
+
+An example is a question with its route (a pack, or ``none``) and, when a
+verified annotation exists, its facts. :func:`target_steps` replays the facts
+through the same :class:`~reasoner.student.actions.FactWriter` the decoder
+uses, so training targets and decoding constraints cannot disagree. A name's
+target is every span of the question whose text equals it; a number's target
+is its vocabulary integer and every word that spells it; the loss sums the
+probability of all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from reasoner.bbh import BBH
+from reasoner.facts import Constant, Fact, TranslationError, check_facts, parse_facts
+from reasoner.packs import Pack
+from reasoner.student import NO_PACK
+from reasoner.student.actions import EOS, MAX_INT, ActionSpace, FactWriter
+from reasoner.student.encoder import EncodedQuestion, PretrainedEncoder
+from reasoner.student.model import WORD_FLAGS
+from reasoner.student.words import MAX_SPAN_WORDS, Word, can_end_span, can_start_span, find_spans, segment
+from training import augment
+from training.annotate import SYNTHETIC_DIR, record_path
+from training.records import read_jsonl
+
+log = logging.getLogger("reasoner")
+
+# Occurrences of a name kept as targets; more add nothing but memory.
+MAX_OCCURRENCES = 6
+
+
+class AlignmentError(ValueError):
+    """Facts that the student could not produce from the question (a name not found in it, say)."""
+
+
+@dataclass
+class Example:
+    id: str
+    text: str
+    route: str
+    facts: list[Fact] | None = None
+    origin: str = "annotation"  # annotation, synthetic, augmented, route-only
+
+
+@dataclass
+class Step:
+    slot: int
+    vocab_allowed: tuple[int, ...]
+    span_kind: int  # 0 none, 1 name, 2 number
+    vocab_targets: list[int]
+    span_targets: list[tuple[int, int]]
+    fed_vocab: int  # vocabulary action fed to the next step, -1 for a span
+    fed_span: tuple[int, int]
+
+
+def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], facts: list[Fact]) -> list[Step]:
+    """Return the decoding steps that write ``facts``; raise :class:`AlignmentError` when impossible."""
+    writer = FactWriter(space, pack)
+    steps: list[Step] = []
+    read = -1
+
+    def add(vocab_targets: list[int], span_targets: list[tuple[int, int]]) -> None:
+        nonlocal read
+        spec = writer.expecting()
+        kind = {None: 0, "name": 1, "number": 2}[spec.span]
+        allowed_targets = [t for t in vocab_targets if t in spec.vocab]
+        if not allowed_targets and not (span_targets and kind):
+            raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
+        if span_targets and kind:
+            after = [s for s in span_targets if s[0] > read]
+            chosen = after[0] if after else span_targets[0]
+            fed_vocab, fed_span = -1, chosen
+        else:
+            fed_vocab, fed_span = allowed_targets[0], (-1, -1)
+        steps.append(Step(spec.slot, spec.vocab, kind, allowed_targets, span_targets[:MAX_OCCURRENCES] if kind else [], fed_vocab, fed_span))
+        if fed_vocab < 0:
+            read = fed_span[1]
+
+    for fact in facts:
+        add([space.index[f"pred:{fact.predicate}"]], [])
+        writer.apply_vocab(space.index[f"pred:{fact.predicate}"])
+        for arg, arg_type in zip(fact.args, pack.inputs[fact.predicate]):
+            if arg_type == "seq":
+                if arg != writer.sequence:
+                    raise AlignmentError(f"{fact.render()} is not numbered {writer.sequence} in writing order")
+                continue
+            if arg_type == "name":
+                spans = find_spans(text, words, arg)
+                if not spans:
+                    raise AlignmentError(f"the name {arg!r} is not written in the question")
+                add([], spans)
+                writer.apply_name(arg)
+            elif arg_type == "int":
+                vocab = [space.index[f"int:{arg}"]] if 0 <= arg <= MAX_INT else []
+                spans = [(i, i) for i, w in enumerate(words) if w.is_digits and int(w.text) == arg]
+                if not vocab and not spans:
+                    raise AlignmentError(f"the number {arg} is neither written in the question nor at most {MAX_INT}")
+                add(vocab, spans)
+                if vocab and (not spans or steps[-1].fed_vocab >= 0):
+                    writer.apply_vocab(vocab[0])
+                else:
+                    writer.apply_number(str(arg))
+            else:
+                token = space.index[f"const:{arg.name}"] if isinstance(arg, Constant) else -1
+                add([token], [])
+                writer.apply_vocab(token)
+    add([space.index[EOS]], [])
+    return steps
+
+
+def load_examples(bbh: BBH, packs: dict[str, Pack], subtasks: list[str] | None = None,
+                  annotated_fraction: float = 1.0, seed: int = 0, synthetic: bool = True) -> list[Example]:
+    """Return the training examples: annotated questions, teacher-written ones, and route-only ones.
+
+    ``annotated_fraction`` keeps that share of each subtask's annotations (the
+    rest become route-only examples), for experiments with fewer teacher annotations.
+    """
+    from reasoner.bbh import SUBTASKS
+
+    rng = random.Random(seed)
+    examples: list[Example] = []
+    subtask_pack = {s: p for p in packs.values() for s in p.subtasks}
+    for subtask in subtasks or SUBTASKS:
+        pack = subtask_pack.get(subtask)
+        records = {r["index"]: r for r in read_jsonl(record_path(subtask))} if pack else {}
+        indices = sorted(records)
+        rng.shuffle(indices)
+        kept = set(indices[: round(annotated_fraction * len(indices))])
+        for example in bbh.split(subtask, "train"):
+            route = pack.name if pack else NO_PACK
+            record = records.get(example.index) if example.index in kept else None
+            if record is None:
+                examples.append(Example(example.id, example.input, route, None, "route-only"))
+                continue
+            if record["input_sha256"] != example.sha256:
+                log.warning("%s: the record's input hash differs from the data; skipped", example.id)
+                continue
+            examples.append(Example(example.id, example.input, route, parse_facts(record["facts"])))
+    if synthetic:
+        for pack in packs.values():
+            for record in read_jsonl(SYNTHETIC_DIR / f"{pack.name}.jsonl"):
+                examples.append(Example(f"synthetic/{record['id']}", record["question"], pack.name,
+                                        parse_facts(record["facts"]), "synthetic"))
+    return examples
+
+
+def augmented(examples: list[Example], packs: dict[str, Pack], copies: int, seed: int) -> list[Example]:
+    """Return ``copies`` augmented variants of every example that has facts."""
+    rng = random.Random(seed)
+    out = []
+    for example in examples:
+        if example.facts is None or example.route == NO_PACK:
+            continue
+        pack = packs[example.route]
+        name_positions = {(p, k) for p, types in pack.inputs.items() for k, t in enumerate(types) if t == "name"}
+        for copy in range(copies):
+            text, facts = augment.rename_entities(example.text, example.facts, name_positions, rng)
+            if pack.name == "navigate":
+                text, facts = augment.renumber_moves(text, facts, rng)
+            if pack.name == "boolean_expressions":
+                text, facts = augment.flip_constants(text, facts, rng)
+            if text != example.text:
+                out.append(Example(f"{example.id}#aug{copy}", text, example.route, facts, "augmented"))
+    return out
+
+
+@dataclass
+class Encoded:
+    """An example with its pretrained word states and decoding steps."""
+
+    example: Example
+    question: EncodedQuestion
+    steps: list[Step] = field(default_factory=list)
+    name_start_ok: list[bool] = field(default_factory=list)
+    span_ok: list[list[bool]] = field(default_factory=list)
+
+
+class EncodingCache:
+    """Pretrained word states keyed by question text, saved atomically between runs."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, EncodedQuestion] = {}
+        if path and path.exists():
+            try:
+                self.entries = torch.load(path, weights_only=False)
+            except (OSError, RuntimeError, EOFError) as error:
+                log.warning("ignored the unreadable encoding cache %s: %s", path, error)
+        self.dirty = False
+
+    def get(self, encoder: PretrainedEncoder, text: str) -> EncodedQuestion:
+        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if key not in self.entries:
+            self.entries[key] = encoder.encode(text, segment(text))
+            self.dirty = True
+        return self.entries[key]
+
+    def save(self) -> None:
+        if self.path and self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            torch.save(self.entries, temporary)
+            os.replace(temporary, self.path)
+            self.dirty = False
+
+
+def encode_examples(examples: list[Example], space: ActionSpace, packs: dict[str, Pack],
+                    encoder: PretrainedEncoder, cache: EncodingCache, progress=None) -> list[Encoded]:
+    """Encode examples and build their steps; drop (and count) those whose facts cannot be aligned."""
+    encoded: list[Encoded] = []
+    dropped: dict[str, int] = {}
+    for example in examples:
+        question = cache.get(encoder, example.text)
+        item = Encoded(example, question)
+        if example.facts is not None:
+            pack = packs[example.route]
+            words = question.words
+            try:
+                check_facts(example.facts, pack.inputs)
+                item.steps = target_steps(space, pack, example.text, words, example.facts)
+            except (AlignmentError, TranslationError) as error:
+                dropped[example.origin] = dropped.get(example.origin, 0) + 1
+                log.debug("%s: dropped: %s", example.id, error)
+                if example.origin != "augmented":
+                    log.warning("%s: dropped: %s", example.id, error)
+                item.steps = []
+            item.name_start_ok = [can_start_span(words, i) for i in range(len(words))]
+            item.span_ok = [
+                [i + l < len(words) and can_end_span(words, i, i + l) for l in range(MAX_SPAN_WORDS)]
+                for i in range(len(words))
+            ]
+        encoded.append(item)
+        if progress:
+            progress.update(1)
+    for origin, count in dropped.items():
+        log.info("dropped %d %s examples whose facts do not align with the question", count, origin)
+    return encoded
+
+
+@dataclass
+class Batch:
+    states: torch.Tensor
+    flags: torch.Tensor
+    word_mask: torch.Tensor
+    pooled: torch.Tensor
+    route: torch.Tensor
+    pack: torch.Tensor
+    # Decoding steps; all zero-sized along T when no example in the batch has facts.
+    slot: torch.Tensor
+    previous_vocab: torch.Tensor
+    previous_span: torch.Tensor
+    read: torch.Tensor
+    step_index: torch.Tensor
+    step_mask: torch.Tensor
+    vocab_allowed: torch.Tensor
+    vocab_target: torch.Tensor
+    start_allowed: torch.Tensor
+    span_targets: torch.Tensor  # [B, T, K, 2], -1 padded
+    end_allowed_name: torch.Tensor  # [B, N, L]
+    span_kind: torch.Tensor
+
+
+def collate(items: list[Encoded], space: ActionSpace, routes: list[str]) -> Batch:
+    b = len(items)
+    n = max(len(item.question.words) for item in items)
+    t = max((len(item.steps) for item in items), default=0)
+    e = items[0].question.states.shape[1]
+    v = len(space.vocab)
+    k = MAX_OCCURRENCES
+
+    states = torch.zeros(b, n, e)
+    flags = torch.zeros(b, n, WORD_FLAGS)
+    word_mask = torch.zeros(b, n, dtype=torch.bool)
+    slot = torch.zeros(b, t, dtype=torch.long)
+    previous_vocab = torch.full((b, t), v, dtype=torch.long)
+    previous_span = torch.full((b, t, 2), -1, dtype=torch.long)
+    read = torch.full((b, t), -1, dtype=torch.long)
+    step_mask = torch.zeros(b, t, dtype=torch.bool)
+    vocab_allowed = torch.zeros(b, t, v, dtype=torch.bool)
+    vocab_target = torch.zeros(b, t, v, dtype=torch.bool)
+    start_allowed = torch.zeros(b, t, n, dtype=torch.bool)
+    span_targets = torch.full((b, t, k, 2), -1, dtype=torch.long)
+    end_allowed_name = torch.zeros(b, n, MAX_SPAN_WORDS, dtype=torch.bool)
+    span_kind = torch.zeros(b, t, dtype=torch.long)
+    pack = torch.zeros(b, dtype=torch.long)
+
+    for i, item in enumerate(items):
+        words = item.question.words
+        m = len(words)
+        states[i, :m] = item.question.states.float()
+        flags[i, :m] = item.question.flags
+        word_mask[i, :m] = True
+        if item.example.route in space.pack_names:
+            pack[i] = space.pack_names.index(item.example.route)
+        if not item.steps:
+            continue
+        name_ok = torch.tensor(item.name_start_ok, dtype=torch.bool)
+        digit_ok = torch.tensor([w.is_digits for w in words], dtype=torch.bool)
+        end_allowed_name[i, :m] = torch.tensor(item.span_ok, dtype=torch.bool)
+        current_read = -1
+        for j, step in enumerate(item.steps):
+            slot[i, j] = step.slot
+            read[i, j] = current_read
+            step_mask[i, j] = True
+            vocab_allowed[i, j, list(step.vocab_allowed)] = True
+            vocab_target[i, j, step.vocab_targets] = True
+            span_kind[i, j] = step.span_kind
+            if step.span_kind == 1:
+                start_allowed[i, j, :m] = name_ok
+            elif step.span_kind == 2:
+                start_allowed[i, j, :m] = digit_ok
+            for o, span in enumerate(step.span_targets[:k]):
+                span_targets[i, j, o] = torch.tensor(span)
+            if j + 1 < len(item.steps):
+                previous_vocab[i, j + 1] = step.fed_vocab
+                previous_span[i, j + 1] = torch.tensor(step.fed_span)
+            if step.fed_vocab < 0:
+                current_read = step.fed_span[1]
+
+    return Batch(
+        states=states, flags=flags, word_mask=word_mask,
+        pooled=torch.stack([item.question.pooled for item in items]).float(),
+        route=torch.tensor([routes.index(item.example.route) for item in items]),
+        pack=pack, slot=slot, previous_vocab=previous_vocab, previous_span=previous_span, read=read,
+        step_index=torch.arange(t).expand(b, t), step_mask=step_mask, vocab_allowed=vocab_allowed,
+        vocab_target=vocab_target, start_allowed=start_allowed, span_targets=span_targets,
+        end_allowed_name=end_allowed_name, span_kind=span_kind,
+    )
