@@ -1,0 +1,435 @@
+"""The ``reason`` command line.
+
+Results go to standard output and logs to standard error. Exit codes:
+
+====  ==========================================================================
+0     the answer is verified: clingo (or Prolog) derived it from the facts
+3     the answer is unverified: it comes from the student's chain of thought
+4     no answer: neither the solver nor the fallback produced one
+2     usage error: unknown option, missing file (click's own code)
+65    invalid input: empty, binary, not UTF-8 or too large
+69    the student model, its encoder or the rule packs are missing or unusable
+70    internal error (a bug: please report it with the question)
+1     a check failed (``reason rules check`` or ``reason rules test``)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from reasoner import __version__
+from reasoner.paths import DEFAULT_BBH_DIR, MODEL_DIR, RULES_DIR
+from reasoner.question import InputError, decode_input
+
+EXIT_VERIFIED = 0
+EXIT_CHECK_FAILED = 1
+EXIT_UNVERIFIED = 3
+EXIT_NO_ANSWER = 4
+EXIT_INVALID_INPUT = 65
+EXIT_UNAVAILABLE = 69
+EXIT_INTERNAL = 70
+
+log = logging.getLogger("reasoner")
+
+
+class ReasonError(click.ClickException):
+    """A one-line error with its own exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reason: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+@click.group(epilog="Exit codes: 0 verified answer, 3 unverified answer, 4 no answer, 2 usage error, "
+                    "65 invalid input, 69 model or rules unavailable, 70 internal error, 1 failed check.")
+@click.version_option(__version__, prog_name="reason")
+@click.option("-v", "--verbose", count=True, help="Log more to standard error (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """reason: answer questions with a distilled student and an auditable rule base."""
+    _setup_logging(verbose)
+
+
+def read_question(path: str) -> str:
+    """Read a question file ('-' is standard input) and decode it, or raise ReasonError."""
+    source = "standard input" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            file = Path(path)
+            if file.is_dir():
+                raise ReasonError(f"{path} is a directory, not a question file", EXIT_INVALID_INPUT)
+            data = file.read_bytes()
+    except FileNotFoundError:
+        raise click.UsageError(f"question file not found: {path}") from None
+    except PermissionError:
+        raise ReasonError(f"cannot read {path}: permission denied", EXIT_INVALID_INPUT) from None
+    try:
+        return decode_input(data, source)
+    except InputError as error:
+        raise ReasonError(str(error), EXIT_INVALID_INPUT) from None
+
+
+def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit: float, allow_script: bool):
+    from reasoner.packs import PackError, load_packs
+    from reasoner.pipeline import Reasoner
+    from reasoner.rulebase import forbidden_statements
+    from reasoner.student import ModelError, StudentModel
+    from reasoner.student.encoder import EncoderError
+
+    try:
+        packs = load_packs(rules)
+    except PackError as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    if not allow_script:
+        for pack in packs.values():
+            if pack.engine == "clingo":
+                for path in pack.rule_files:
+                    found = forbidden_statements(path)
+                    if found:
+                        raise ReasonError(
+                            f"refusing to run pack {pack.name}: {found[0]}; pass --allow-script to run it anyway",
+                            EXIT_UNAVAILABLE,
+                        )
+    try:
+        student = StudentModel.load(model, base_model, rules)
+    except (ModelError, EncoderError) as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    return Reasoner(student, rules_dir=rules, time_limit=time_limit)
+
+
+def answer_json(answer, source: str, packs: dict) -> dict:
+    """Return the JSON report of an answer, shaped like clingo's ``--outf=2`` where it applies."""
+    import clingo
+
+    result = answer.solve_result
+    witnesses = [{"Value": model} for model in (result.models if result else [])]
+    if result is None:
+        clingo_result = "UNKNOWN"
+    elif result.outcome.value == "unsatisfiable":
+        clingo_result = "UNSATISFIABLE"
+    else:
+        clingo_result = "SATISFIABLE"
+    report = {
+        "Solver": f"reason {__version__} (clingo {clingo.__version__})",
+        "Input": [source],
+        "Call": [{"Witnesses": witnesses}],
+        "Result": clingo_result,
+        "Models": {"Number": len(witnesses), "More": "no" if result and result.exhausted else "unknown"},
+        "Time": {
+            "Total": round(answer.times.get("total", 0.0), 4),
+            "Solve": round(answer.times.get("solve", 0.0), 4),
+            "Translate": round(answer.times.get("translate", 0.0), 4),
+            "Encode": round(answer.times.get("encode", 0.0), 4),
+            "Fallback": round(answer.times.get("fallback", 0.0), 4),
+        },
+        "Answer": answer.answer,
+        "Verified": answer.verified,
+        "Route": answer.route,
+        "Pack": answer.pack,
+        "Facts": answer.facts,
+        "Candidates": [
+            {"Pack": a.pack, "Score": round(a.score, 4), "Outcome": a.outcome, "Message": a.message, "Facts": a.facts}
+            for a in answer.attempts
+        ],
+        "Rationale": answer.rationale,
+    }
+    if answer.verified:
+        report["Rules"] = packs[answer.pack].rule_hashes()
+    return report
+
+
+def write_program(answer, directory: Path, pack) -> Path:
+    """Write the facts and the pack's rule files so that plain clingo reproduces the answer."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "facts.lp").write_text(answer.facts, encoding="utf-8")
+    names = []
+    for path in pack.rule_files:
+        shutil.copyfile(path, directory / path.name)
+        names.append(path.name)
+    command = f"python -m clingo {' '.join(names)} facts.lp -n 0 --project=show"
+    (directory / "README.txt").write_text(
+        f"Answer {answer.answer} of pack {pack.name}, reproduced without reason by:\n\n    {command}\n\n"
+        f"clingo prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+@main.command()
+@click.argument("question_file", metavar="FILE")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--pack", default=None, help="Use this rule pack instead of the router's choice.")
+@click.option("--model", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True,
+              help="Directory of the trained student.")
+@click.option("--base-model", type=click.Path(path_type=Path), default=None,
+              help="Local checkpoint directory of the pretrained encoder (default: the packaged all-MiniLM-L6-v2).")
+@click.option("--rules", type=click.Path(path_type=Path), default=RULES_DIR, show_default=True,
+              help="Folder of rule packs.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Wall-clock limit in seconds for grounding and solving one candidate.")
+@click.option("--emit-program", type=click.Path(path_type=Path), default=None,
+              help="Write the facts and rule files of a verified answer into this directory.")
+@click.option("--allow-script", is_flag=True, help="Run rule packs that contain #script or #include.")
+def solve(question_file: str, output_format: str, pack: str | None, model: Path, base_model: Path | None,
+          rules: Path, time_limit: float, emit_program: Path | None, allow_script: bool) -> None:
+    """Answer the question in FILE ('-' reads standard input)."""
+    text = read_question(question_file)
+    reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script)
+    try:
+        if pack is not None and pack not in reasoner.packs:
+            raise click.UsageError(f"unknown pack {pack!r}; packs: {', '.join(sorted(reasoner.packs))}")
+        answer = reasoner.answer(text, pack=pack)
+    finally:
+        reasoner.close()
+
+    if output_format == "json":
+        click.echo(json.dumps(answer_json(answer, question_file, reasoner.packs), ensure_ascii=False, indent=2))
+    else:
+        _print_text(answer)
+    if emit_program is not None:
+        if answer.verified:
+            write_program(answer, emit_program, reasoner.packs[answer.pack])
+            log.warning("wrote the program to %s", emit_program)
+        else:
+            log.warning("no program written: the answer is not verified")
+    if answer.answer is None:
+        sys.exit(EXIT_NO_ANSWER)
+    sys.exit(EXIT_VERIFIED if answer.verified else EXIT_UNVERIFIED)
+
+
+def _print_text(answer) -> None:
+    if answer.answer is None:
+        click.echo("no answer")
+    else:
+        click.echo(answer.answer)
+    if answer.verified:
+        click.echo(f"verified: clingo derived it with the {answer.pack} pack from these facts:")
+        for line in answer.facts.strip().split("\n"):
+            click.echo(f"  {line}")
+    else:
+        click.echo("unverified: no translation was verified by the solver; this is the student's chain of thought:")
+        if answer.rationale:
+            click.echo(f"  {answer.rationale}")
+
+
+@main.command(name="eval")
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True,
+              help="Which side of the fixed BBH split to evaluate.")
+@click.option("--subtasks", default="packed", show_default=True,
+              help="Comma-separated subtasks, 'packed' (those a pack serves) or 'all'.")
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_BBH_DIR, show_default=True,
+              help="Folder of the BIG-Bench-Hard clone.")
+@click.option("--model", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True,
+              help="Directory of the trained student.")
+@click.option("--base-model", type=click.Path(path_type=Path), default=None, help="Encoder checkpoint directory.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes, each with its own student and solver.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate at most this many questions per subtask.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds per candidate for grounding and solving.")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/eval"), show_default=True,
+              help="Directory for report.md, report.json and accuracy.png.")
+def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_model: Path | None, workers: int,
+                     limit: int | None, time_limit: float, output: Path) -> None:
+    """Evaluate on BBH and print accuracy per subtask with the route breakdown."""
+    from tqdm import tqdm
+
+    from reasoner.anchors import CODE_DAVINCI_002_COT
+    from reasoner.bbh import BBH, SUBTASKS, DataError
+    from reasoner.evaluate import evaluate, markdown_table, save_json, write_chart
+    from reasoner.packs import load_packs
+
+    try:
+        bbh = BBH(data)
+    except DataError as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    if subtasks == "all":
+        names = list(SUBTASKS)
+    elif subtasks == "packed":
+        names = [s for s in SUBTASKS if any(s in p.subtasks for p in load_packs(RULES_DIR).values())]
+    else:
+        names = [s.strip() for s in subtasks.split(",") if s.strip()]
+        unknown = [s for s in names if s not in SUBTASKS]
+        if unknown:
+            raise click.UsageError(f"unknown subtasks: {', '.join(unknown)}")
+    examples = []
+    for name in names:
+        examples += bbh.split(name, split)[:limit]
+
+    bar = tqdm(total=len(examples), desc=f"eval {split}", unit="q", file=sys.stderr)
+    correct = 0
+
+    def progress(result) -> None:
+        nonlocal correct
+        correct += result.correct
+        bar.update(1)
+        bar.set_postfix(accuracy=f"{correct / bar.n:.3f}")
+
+    options = {"model": model, "base_model": base_model, "time_limit": time_limit}
+    report = evaluate(examples, options, workers, progress)
+    bar.close()
+    report.split = split
+    table = markdown_table(report, CODE_DAVINCI_002_COT)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "report.md").write_text(table, encoding="utf-8")
+    save_json(report, output / "report.json")
+    write_chart(report, output / "accuracy.png", CODE_DAVINCI_002_COT)
+    click.echo(table)
+    click.echo(
+        f"mean accuracy {100 * report.mean_accuracy:.1f} % | solver route {100 * report.solver_share:.1f} % | "
+        f"latency p50 {report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms | "
+        f"{report.throughput_qps:.1f} questions/s with {workers} worker(s) | peak memory {report.peak_memory_mb:.0f} MB"
+    )
+    click.echo(f"wrote {output / 'report.md'}, {output / 'report.json'} and {output / 'accuracy.png'}")
+
+
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), default=MODEL_DIR, show_default=True,
+              help="Directory to save the student in.")
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_BBH_DIR, show_default=True,
+              help="Folder of the BIG-Bench-Hard clone (its train split is used).")
+@click.option("--base-model", type=click.Path(path_type=Path), default=None, help="Encoder checkpoint directory.")
+@click.option("--steps", type=click.IntRange(min=1), default=2500, show_default=True, help="Optimizer steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Questions per step.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--augment", "augment_copies", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Augmented copies of each annotated question.")
+@click.option("--max-examples", type=click.IntRange(min=1), default=None,
+              help="Use at most this many annotated questions (for quick runs).")
+@click.option("--d-model", type=click.IntRange(min=16), default=None, help="Width of the decoder.")
+@click.option("--layers", type=click.IntRange(min=1), default=None, help="Decoder layers.")
+def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
+          augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None) -> None:
+    """Train the student on the recorded, verified teacher annotations."""
+    from tqdm import tqdm
+
+    from training.train import TrainConfig, train as run_training
+
+    sizes = {}
+    if d_model:
+        sizes.update(d_model=d_model, ff_dim=4 * d_model)
+    if layers:
+        sizes["decoder_layers"] = layers
+    config = TrainConfig(output=output, data=data, base_model=base_model, steps=steps, batch_size=batch_size,
+                         seed=seed, augment_copies=augment_copies, max_examples=max_examples, sizes=sizes)
+
+    def progress_factory(total: int):
+        return tqdm(total=total, desc="encoding questions", unit="q", file=sys.stderr)
+
+    run_training(config, progress_factory, echo=lambda line: click.echo(line, err=True))
+
+
+@main.group()
+def rules() -> None:
+    """Check, test and document the rule packs."""
+
+
+def _packs(rules_dir: Path, name: str | None):
+    from reasoner.packs import PackError, load_packs
+
+    try:
+        packs = load_packs(rules_dir)
+    except PackError as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    if name is None:
+        return list(packs.values())
+    if name not in packs:
+        raise click.UsageError(f"unknown pack {name!r}; packs: {', '.join(sorted(packs))}")
+    return [packs[name]]
+
+
+@rules.command()
+@click.argument("pack", required=False)
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=RULES_DIR, show_default=True)
+def check(pack: str | None, rules_dir: Path) -> None:
+    """Check that every pack (or PACK) is well formed and safe to run."""
+    from reasoner.rulebase import check_pack
+
+    failed = False
+    for item in _packs(rules_dir, pack):
+        problems = check_pack(item)
+        for problem in problems:
+            click.echo(f"FAIL {problem}")
+        if not problems:
+            click.echo(f"ok   {item.name}")
+        failed |= bool(problems)
+    sys.exit(EXIT_CHECK_FAILED if failed else 0)
+
+
+@rules.command(name="test")
+@click.argument("pack", required=False)
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=RULES_DIR, show_default=True)
+def test_rules(pack: str | None, rules_dir: Path) -> None:
+    """Run the regression cases of every pack (or PACK)."""
+    from reasoner.rulebase import run_cases
+    from reasoner.solver import Solver
+
+    failures = 0
+    total = 0
+    started = time.perf_counter()
+    with Solver() as solver:
+        for item in _packs(rules_dir, pack):
+            for result in run_cases(item, solver):
+                total += 1
+                if result.passed:
+                    click.echo(f"ok   {result.pack}/{result.case}: {result.actual}")
+                else:
+                    failures += 1
+                    click.echo(f"FAIL {result.pack}/{result.case}")
+                    click.echo(f"  - expected: {result.expected}")
+                    click.echo(f"  + actual:   {result.actual}" + (f"  ({result.message})" if result.message else ""))
+    click.echo(f"{total - failures} passed, {failures} failed in {time.perf_counter() - started:.2f} s")
+    sys.exit(EXIT_CHECK_FAILED if failures else 0)
+
+
+@rules.command()
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=RULES_DIR, show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=Path("docs/rules"), show_default=True,
+              help="Directory for one Markdown page per pack.")
+def doc(rules_dir: Path, output: Path) -> None:
+    """Write a Markdown page per pack: purpose, inputs, rule groups, provenance, cases."""
+    from reasoner.rulebase import pack_doc
+
+    output.mkdir(parents=True, exist_ok=True)
+    for item in _packs(rules_dir, None):
+        path = output / f"{item.name}.md"
+        path.write_text(pack_doc(item), encoding="utf-8")
+        click.echo(f"wrote {path}")
+
+
+def run() -> None:
+    """Entry point of the console script: turns unexpected exceptions into exit code 70."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("reason: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - last resort: one line, not a traceback
+        click.echo(f"reason: internal error: {type(error).__name__}: {error} (run with -vv for details)", err=True)
+        log.debug("internal error", exc_info=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,33 @@
+"""The unverified route: the student's chain of thought when no translation is verified.
+
+The rationale model (:mod:`reasoner.student.rationale`) writes a chain of
+thought from the question, then picks the answer: among the options when the
+question lists them, else by writing it. An answer from here is never
+verified; the pipeline labels it so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reasoner.question import Question
+from reasoner.student.encoder import EncodedQuestion
+
+UNVERIFIED_NOTE = "unverified: the solver could not check this answer"
+
+
+@dataclass
+class FallbackAnswer:
+    rationale: str
+    answer: str | None
+
+
+class Fallback:
+    def __init__(self, student):
+        self.student = student
+
+    def answer(self, question: Question, encoded: EncodedQuestion) -> FallbackAnswer:
+        writer = getattr(self.student, "rationale", None)
+        if writer is None:
+            return FallbackAnswer("the student has no rationale model, so it cannot answer without the solver", None)
+        return writer.answer(question, encoded)

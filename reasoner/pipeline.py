@@ -1,0 +1,128 @@
+"""Answering one question: translate, solve, and fall back when nothing is verified.
+
+1. Split the options off the question (:mod:`reasoner.question`).
+2. The student routes the question to a pack and returns candidate
+   translations, best first (:mod:`reasoner.student`).
+3. Each candidate is parsed, checked against the pack's inputs and solved
+   (:mod:`reasoner.solver`) until one gives a unique answer that is among the
+   options. That answer is verified: it comes with the facts and rules that derive it.
+4. When no candidate is verified, the student's chain of thought answers
+   instead, and the answer is marked unverified (:mod:`reasoner.fallback`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reasoner.facts import TranslationError, parse_facts
+from reasoner.fallback import Fallback, FallbackAnswer
+from reasoner.packs import Pack, load_packs
+from reasoner.paths import RULES_DIR
+from reasoner.question import Question, parse_question
+from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolveResult
+from reasoner.student import StudentModel
+
+log = logging.getLogger("reasoner")
+
+ROUTE_SOLVER = "solver"
+ROUTE_FALLBACK = "fallback"
+# Candidates tried per question before falling back.
+MAX_CANDIDATES = 6
+
+
+@dataclass
+class Attempt:
+    """One candidate translation and what the solver made of it."""
+
+    pack: str
+    facts: str
+    score: float
+    outcome: str
+    message: str = ""
+    answer: str | None = None
+
+
+@dataclass
+class Answer:
+    question: Question
+    answer: str | None
+    route: str  # "solver" (verified) or "fallback" (unverified)
+    pack: str | None = None
+    facts: str | None = None
+    solve_result: SolveResult | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    rationale: str | None = None
+    times: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.route == ROUTE_SOLVER
+
+
+class Reasoner:
+    """The whole pipeline; holds the student, the solver process and the packs. Not thread-safe."""
+
+    def __init__(
+        self,
+        student: StudentModel,
+        fallback: Fallback | None = None,
+        rules_dir: Path = RULES_DIR,
+        time_limit: float = DEFAULT_TIME_LIMIT,
+        max_candidates: int = MAX_CANDIDATES,
+        beam_size: int = 6,
+    ):
+        self.student = student
+        self.fallback = fallback or Fallback(student)
+        self.packs: dict[str, Pack] = load_packs(rules_dir)
+        self.solver = Solver()
+        self.solver.start()
+        self.time_limit = time_limit
+        self.max_candidates = max_candidates
+        self.beam_size = beam_size
+
+    def close(self) -> None:
+        self.solver.close()
+
+    def __enter__(self) -> "Reasoner":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def answer(self, text: str, pack: str | None = None) -> Answer:
+        """Answer the question ``text``; ``pack`` overrides the router."""
+        started = time.perf_counter()
+        question = parse_question(text)
+        encoded = self.student.encode(question.text)
+        encoded_at = time.perf_counter()
+        candidates = self.student.translate(question.text, pack=pack, beam_size=self.beam_size, encoded=encoded)
+        translated_at = time.perf_counter()
+        times = {"encode": encoded_at - started, "translate": translated_at - encoded_at}
+
+        attempts: list[Attempt] = []
+        for candidate in candidates[: self.max_candidates]:
+            try:
+                facts = parse_facts(candidate.facts)
+            except TranslationError as error:  # cannot happen with constrained decoding; kept as a guard
+                attempts.append(Attempt(candidate.pack, candidate.facts, candidate.score, Outcome.TRANSLATION_ERROR.value, str(error)))
+                continue
+            result = self.solver.solve(self.packs[candidate.pack], facts, question, self.time_limit)
+            attempts.append(Attempt(candidate.pack, candidate.facts, candidate.score, result.outcome.value,
+                                    result.message, result.answer))
+            if result.verified:
+                times["solve"] = time.perf_counter() - translated_at
+                times["total"] = time.perf_counter() - started
+                return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
+                              result, attempts, times=times)
+        solved_at = time.perf_counter()
+        times["solve"] = solved_at - translated_at
+
+        fallback: FallbackAnswer = self.fallback.answer(question, encoded)
+        times["fallback"] = time.perf_counter() - solved_at
+        times["total"] = time.perf_counter() - started
+        best_pack = candidates[0].pack if candidates else None
+        return Answer(question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, attempts,
+                      fallback.rationale, times)
