@@ -151,6 +151,10 @@ def answer_json(answer, source: str, packs: dict) -> dict:
         ],
         "Rationale": answer.rationale,
     }
+    if answer.derivation is not None:
+        from reasoner.explain import tree_to_json
+
+        report["Derivation"] = tree_to_json(answer.derivation)
     if answer.verified:
         report["Rules"] = packs[answer.pack].rule_hashes()
     return report
@@ -186,25 +190,27 @@ def write_program(answer, directory: Path, pack) -> Path:
               help="Folder of rule packs.")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Wall-clock limit in seconds for grounding and solving one candidate.")
+@click.option("--explain", "explain_answer", is_flag=True,
+              help="Show the derivation of a verified answer: each derived atom with its rule (file:line).")
 @click.option("--emit-program", type=click.Path(path_type=Path), default=None,
               help="Write the facts and rule files of a verified answer into this directory.")
 @click.option("--allow-script", is_flag=True, help="Run rule packs that contain #script or #include.")
 def solve(question_file: str, output_format: str, pack: str | None, model: Path, base_model: Path | None,
-          rules: Path, time_limit: float, emit_program: Path | None, allow_script: bool) -> None:
+          rules: Path, time_limit: float, explain_answer: bool, emit_program: Path | None, allow_script: bool) -> None:
     """Answer the question in FILE ('-' reads standard input)."""
     text = read_question(question_file)
     reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script)
     try:
         if pack is not None and pack not in reasoner.packs:
             raise click.UsageError(f"unknown pack {pack!r}; packs: {', '.join(sorted(reasoner.packs))}")
-        answer = reasoner.answer(text, pack=pack)
+        answer = reasoner.answer(text, pack=pack, explain_answer=explain_answer)
     finally:
         reasoner.close()
 
     if output_format == "json":
         click.echo(json.dumps(answer_json(answer, question_file, reasoner.packs), ensure_ascii=False, indent=2))
     else:
-        _print_text(answer)
+        _print_text(answer, rules)
     if emit_program is not None:
         if answer.verified:
             write_program(answer, emit_program, reasoner.packs[answer.pack])
@@ -216,7 +222,7 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
     sys.exit(EXIT_VERIFIED if answer.verified else EXIT_UNVERIFIED)
 
 
-def _print_text(answer) -> None:
+def _print_text(answer, rules: Path) -> None:
     if answer.answer is None:
         click.echo("no answer")
     else:
@@ -225,6 +231,12 @@ def _print_text(answer) -> None:
         click.echo(f"verified: clingo derived it with the {answer.pack} pack from these facts:")
         for line in answer.facts.strip().split("\n"):
             click.echo(f"  {line}")
+        if answer.derivation is not None:
+            from reasoner.explain import render_tree
+
+            click.echo("derivation:")
+            for line in render_tree(answer.derivation, str(rules.resolve().parent) + "/").split("\n"):
+                click.echo(f"  {line}")
     else:
         click.echo("unverified: no translation was verified by the solver; this is the student's chain of thought:")
         if answer.rationale:
@@ -317,12 +329,20 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
               help="Use at most this many annotated questions (for quick runs).")
 @click.option("--d-model", type=click.IntRange(min=16), default=None, help="Width of the decoder.")
 @click.option("--layers", type=click.IntRange(min=1), default=None, help="Decoder layers.")
+@click.option("--part", type=click.Choice(["both", "translator", "rationale"]), default="both", show_default=True,
+              help="Train the translator (with its router), the fallback's rationale model, or both.")
+@click.option("--rationale-steps", type=click.IntRange(min=1), default=1200, show_default=True,
+              help="Optimizer steps of the rationale model.")
 def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
-          augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None) -> None:
+          augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None, part: str,
+          rationale_steps: int) -> None:
     """Train the student on the recorded, verified teacher annotations."""
+    from dataclasses import replace
+
     from tqdm import tqdm
 
     from training.train import TrainConfig, train as run_training
+    from training.train_rationale import train_rationale
 
     sizes = {}
     if d_model:
@@ -335,7 +355,13 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     def progress_factory(total: int):
         return tqdm(total=total, desc="encoding questions", unit="q", file=sys.stderr)
 
-    run_training(config, progress_factory, echo=lambda line: click.echo(line, err=True))
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
+    if part in ("both", "translator"):
+        run_training(config, progress_factory, echo=echo)
+    if part in ("both", "rationale"):
+        train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
 
 
 @main.group()

@@ -82,16 +82,15 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def answer_example(reasoner, example: Example) -> QuestionResult:
     started = time.perf_counter()
-    answer = reasoner.answer(example.input)
+    answer = reasoner.answer(example.input, explain_answer=True)
     seconds = time.perf_counter() - started
     correct = answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target)
     executable = any(a.outcome in COMPLETED_OUTCOMES for a in answer.attempts)
-    rejected = [a.outcome for a in answer.attempts if a.outcome != "answer" or not answer.verified]
-    if answer.verified:
-        rejected = [a.outcome for a in answer.attempts[:-1]]
+    # Outcomes of the candidates rejected before the answer (all of them when the answer is unverified).
+    rejected = [a.outcome for a in (answer.attempts[:-1] if answer.verified else answer.attempts)]
     return QuestionResult(
         example.subtask, example.index, example.target, answer.answer, correct, answer.route, answer.pack,
-        executable, rejected, seconds, answer.verified and answer.facts is not None,
+        executable, rejected, seconds, answer.derivation is not None,
     )
 
 

@@ -159,10 +159,14 @@ def parse_facts(text: str) -> list[Fact]:
         ) from None
     except lark.UnexpectedToken as error:
         expected = ", ".join(sorted(error.expected)) or "nothing"
+        line, column = error.line, error.column
+        if error.token.type == "$END":
+            # Lark places the end of input at the last token; point after the text instead.
+            content = text.rstrip()
+            line = content.count("\n") + 1
+            column = len(content) - (content.rfind("\n") + 1) + 1
         raise TranslationError(
-            f"unexpected {_describe_token(error.token)} in facts; expected one of: {expected}",
-            error.line,
-            error.column,
+            f"unexpected {_describe_token(error.token)} in facts; expected one of: {expected}", line, column
         ) from None
     except lark.UnexpectedEOF as error:
         raise TranslationError(
@@ -198,6 +202,7 @@ def _term_from_tree(node: lark.Tree) -> Term:
 
 # Argument types a pack may declare for each input predicate argument:
 #   "name"        a string copied from the question (an entity, an option label)
+#   "word"        a string copied from one word of the question
 #   "int"         an integer
 #   "seq"         an integer numbering facts in the order they were written
 #   "a|b|c"       one of the listed constants
@@ -236,7 +241,7 @@ def check_facts(facts: Sequence[Fact], signature: dict[str, Sequence[ArgType]]) 
 
 def type_error(arg: Term, arg_type: ArgType) -> str | None:
     """Return why ``arg`` does not have type ``arg_type``, or None when it does."""
-    if arg_type == "name":
+    if arg_type in ("name", "word"):
         if not isinstance(arg, str):
             return f"must be a quoted string, got {render_term(arg)}"
         if not arg.strip():

@@ -26,8 +26,9 @@ class Fallback:
     def __init__(self, student):
         self.student = student
 
-    def answer(self, question: Question, encoded: EncodedQuestion) -> FallbackAnswer:
-        writer = getattr(self.student, "rationale", None)
+    def answer(self, question: Question, encoded: EncodedQuestion, domain: tuple[str, ...] = ()) -> FallbackAnswer:
+        """Write a chain of thought and pick the answer; ``domain`` lists answers for a question without options."""
+        writer = self.student.rationale
         if writer is None:
             return FallbackAnswer("the student has no rationale model, so it cannot answer without the solver", None)
-        return writer.answer(question, encoded)
+        return writer.answer(question, encoded, domain)

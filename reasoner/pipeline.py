@@ -22,7 +22,7 @@ from reasoner.fallback import Fallback, FallbackAnswer
 from reasoner.packs import Pack, load_packs
 from reasoner.paths import RULES_DIR
 from reasoner.question import Question, parse_question
-from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolveResult
+from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolveResult, explain
 from reasoner.student import StudentModel
 
 log = logging.getLogger("reasoner")
@@ -56,6 +56,8 @@ class Answer:
     attempts: list[Attempt] = field(default_factory=list)
     rationale: str | None = None
     times: dict[str, float] = field(default_factory=dict)
+    # Derivation tree of a verified answer (reasoner.explain.Node), when requested.
+    derivation: object | None = None
 
     @property
     def verified(self) -> bool:
@@ -92,8 +94,11 @@ class Reasoner:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def answer(self, text: str, pack: str | None = None) -> Answer:
-        """Answer the question ``text``; ``pack`` overrides the router."""
+    def answer(self, text: str, pack: str | None = None, explain_answer: bool = False) -> Answer:
+        """Answer the question ``text``; ``pack`` overrides the router.
+
+        With ``explain_answer``, a verified answer carries its derivation tree.
+        """
         started = time.perf_counter()
         question = parse_question(text)
         encoded = self.student.encode(question.text)
@@ -114,15 +119,20 @@ class Reasoner:
                                     result.message, result.answer))
             if result.verified:
                 times["solve"] = time.perf_counter() - translated_at
+                derivation = None
+                if explain_answer:
+                    derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
+                    times["explain"] = time.perf_counter() - translated_at - times["solve"]
                 times["total"] = time.perf_counter() - started
                 return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
-                              result, attempts, times=times)
+                              result, attempts, times=times, derivation=derivation)
         solved_at = time.perf_counter()
         times["solve"] = solved_at - translated_at
 
-        fallback: FallbackAnswer = self.fallback.answer(question, encoded)
+        best_pack = candidates[0].pack if candidates else None
+        domain = self.packs[best_pack].answer_domain if best_pack else ()
+        fallback: FallbackAnswer = self.fallback.answer(question, encoded, domain)
         times["fallback"] = time.perf_counter() - solved_at
         times["total"] = time.perf_counter() - started
-        best_pack = candidates[0].pack if candidates else None
         return Answer(question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, attempts,
                       fallback.rationale, times)

@@ -64,6 +64,8 @@ class SolveResult:
     values: list[str] = field(default_factory=list)
     # Shown atoms of each model found (at most MAX_MODELS).
     models: list[list[str]] = field(default_factory=list)
+    # Every atom of the first model, when the caller asked for them.
+    atoms: list[str] = field(default_factory=list)
     exhausted: bool = False
     times: dict[str, float] = field(default_factory=dict)
     message: str = ""
@@ -140,6 +142,7 @@ class Solver:
         facts: Sequence[Fact],
         question: Question | None = None,
         time_limit: float = DEFAULT_TIME_LIMIT,
+        show_all: bool = False,
     ) -> SolveResult:
         """Solve ``facts`` against ``pack`` and classify the outcome.
 
@@ -160,6 +163,7 @@ class Solver:
             "answer": pack.answer_predicate,
             "time_limit": time_limit,
             "max_models": MAX_MODELS,
+            "show_all": show_all,
         }
         reply = self.run(request, time_limit)
         elapsed = time.perf_counter() - started
@@ -174,12 +178,38 @@ class Solver:
         return classify(reply, pack, question)
 
 
+def explain(solver: Solver, pack: Pack, facts: Sequence[Fact], result: SolveResult,
+            time_limit: float = DEFAULT_TIME_LIMIT):
+    """Return the derivation tree (:class:`reasoner.explain.Node`) of a verified answer, or None.
+
+    Returns None for packs that clingo does not run, for unverified results,
+    and when the traced program fails; the reason is logged.
+    """
+    from reasoner.explain import derivation_tree
+
+    if pack.engine != "clingo" or not result.verified or not result.models:
+        return None
+    name = pack.answer_predicate.split("/")[0]
+    goals = [atom for atom in result.models[0] if atom.startswith(name + "(")]
+    if len(goals) != 1:
+        return None
+    request = {"engine": "clingo", "explain": True, "files": [str(p) for p in pack.rule_files],
+               "facts": render_facts(facts), "time_limit": time_limit}
+    reply = solver.run(request, time_limit)
+    if reply is None or reply.get("status") != "ok":
+        log.warning("no derivation for %s: %s", goals[0], "time limit" if reply is None else reply.get("message"))
+        return None
+    fact_atoms = {fact.render()[:-1] for fact in facts}
+    return derivation_tree(reply, goals[0], fact_atoms)
+
+
 def classify(reply: dict[str, Any], pack: Pack, question: Question | None) -> SolveResult:
     """Name the outcome of a worker reply."""
     models = reply["models"]
     shown = [model["shown"] for model in models]
     values = sorted({value for model in models for value in model["answers"]})
-    common = {"values": values, "models": shown, "exhausted": reply["exhausted"], "times": reply["times"]}
+    common = {"values": values, "models": shown, "exhausted": reply["exhausted"], "times": reply["times"],
+              "atoms": models[0].get("atoms", []) if models else []}
 
     if reply["interrupted"]:
         return SolveResult(Outcome.TIME_LIMIT, message="solving was interrupted at the time limit", **common)

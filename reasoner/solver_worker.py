@@ -49,7 +49,10 @@ def _solve_clingo(request: dict[str, Any]) -> dict[str, Any]:
         # The Model handle is invalid after this callback returns: copy what we need now.
         shown = model.symbols(shown=True)
         answers = [symbol_value(s.arguments[0]) for s in shown if s.name == name and len(s.arguments) == 1]
-        models.append({"answers": answers, "shown": [str(s) for s in shown]})
+        entry = {"answers": answers, "shown": [str(s) for s in shown]}
+        if request.get("show_all") and not models:
+            entry["atoms"] = [str(s) for s in model.symbols(atoms=True)]
+        models.append(entry)
 
     remaining = max(0.0, request["time_limit"] - (grounded - started))
     with control.solve(on_model=on_model, async_=True) as handle:
@@ -75,6 +78,10 @@ def _solve_clingo(request: dict[str, Any]) -> dict[str, Any]:
 
 def _handle(request: dict[str, Any]) -> dict[str, Any]:
     engine = request.get("engine", "clingo")
+    if engine == "clingo" and request.get("explain"):
+        from reasoner.explain import solve_traced
+
+        return solve_traced(request["files"], request["facts"], request["time_limit"])
     if engine == "clingo":
         return _solve_clingo(request)
     if engine == "prolog":

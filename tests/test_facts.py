@@ -27,7 +27,7 @@ REJECTED = [
     ("#script (python) import os #end.", 1, 1),
     ("#include \"x.lp\".", 1, 1),
     ("#show a/1.", 1, 1),
-    ("a(b)", 1, 4),  # no period
+    ("a(b)", 1, 5),  # no period: points after the text
     ("a(b).\nb(", 2, 3),
     ("a(not).", 1, 3),  # clingo keyword
     ("a(\"unterminated).", 1, 3),

@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import replace
 
-from reasoner.facts import Constant, Fact
+from reasoner.facts import Fact
 
 # Names from many languages, with accents, apostrophes, hyphens and quotes, so
 # the student learns to copy what it has never seen.
@@ -108,7 +108,7 @@ def flip_constants(text: str, facts: list[Fact], rng: random.Random) -> tuple[st
     """
     pattern = re.compile(_BOUNDARY_BEFORE + r"(True|False)" + _BOUNDARY_AFTER)
     matches = list(pattern.finditer(text))
-    literal_facts = [i for i, f in enumerate(facts) if f.predicate == "token" and f.args[1] in (Constant("true"), Constant("false"))]
+    literal_facts = [i for i, f in enumerate(facts) if f.predicate == "token" and f.args[1] in ("True", "False")]
     if len(matches) != len(literal_facts):
         return text, facts
     flips = [rng.random() < 0.5 for _ in matches]
@@ -123,6 +123,6 @@ def flip_constants(text: str, facts: list[Fact], rng: random.Random) -> tuple[st
     for fact_index, flip in zip(literal_facts, flips):
         if flip:
             fact = facts[fact_index]
-            value = "false" if fact.args[1] == Constant("true") else "true"
-            new_facts[fact_index] = replace(fact, args=(fact.args[0], Constant(value)))
+            value = "False" if fact.args[1] == "True" else "True"
+            new_facts[fact_index] = replace(fact, args=(fact.args[0], value))
     return "".join(pieces), new_facts

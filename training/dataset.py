@@ -54,8 +54,8 @@ class Example:
 @dataclass
 class Step:
     slot: int
-    vocab_allowed: tuple[int, ...]
-    span_kind: int  # 0 none, 1 name, 2 number
+    vocab_allowed: tuple[int, ...] | None  # None: the whole vocabulary
+    span_kind: int  # 0 none, 1 name, 2 number (a word of digits), 3 any single word
     vocab_targets: list[int]
     span_targets: list[tuple[int, int]]
     fed_vocab: int  # vocabulary action fed to the next step, -1 for a span
@@ -71,7 +71,7 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
     def add(vocab_targets: list[int], span_targets: list[tuple[int, int]]) -> None:
         nonlocal read
         spec = writer.expecting()
-        kind = {None: 0, "name": 1, "number": 2}[spec.span]
+        kind = {None: 0, "name": 1, "number": 2, "word": 3}[spec.span]
         allowed_targets = [t for t in vocab_targets if t in spec.vocab]
         if not allowed_targets and not (span_targets and kind):
             raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
@@ -93,7 +93,13 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
                 if arg != writer.sequence:
                     raise AlignmentError(f"{fact.render()} is not numbered {writer.sequence} in writing order")
                 continue
-            if arg_type == "name":
+            if arg_type == "word":
+                spans = [(i, i) for i, w in enumerate(words) if w.text == arg]
+                if not spans:
+                    raise AlignmentError(f"the word {arg!r} is not a word of the question")
+                add([], spans)
+                writer.apply_name(arg)
+            elif arg_type == "name":
                 spans = find_spans(text, words, arg)
                 if not spans:
                     raise AlignmentError(f"the name {arg!r} is not written in the question")
@@ -117,19 +123,20 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
     return steps
 
 
-def load_examples(bbh: BBH, packs: dict[str, Pack], subtasks: list[str] | None = None,
+def load_examples(bbh: BBH | None, packs: dict[str, Pack], subtasks: list[str] | None = None,
                   annotated_fraction: float = 1.0, seed: int = 0, synthetic: bool = True) -> list[Example]:
     """Return the training examples: annotated questions, teacher-written ones, and route-only ones.
 
     ``annotated_fraction`` keeps that share of each subtask's annotations (the
-    rest become route-only examples), for experiments with fewer teacher annotations.
+    rest become route-only examples), for experiments with fewer teacher
+    annotations. Without ``bbh`` only the teacher-written questions are used.
     """
     from reasoner.bbh import SUBTASKS
 
     rng = random.Random(seed)
     examples: list[Example] = []
     subtask_pack = {s: p for p in packs.values() for s in p.subtasks}
-    for subtask in subtasks or SUBTASKS:
+    for subtask in (subtasks or SUBTASKS) if bbh is not None else ():
         pack = subtask_pack.get(subtask)
         records = {r["index"]: r for r in read_jsonl(record_path(subtask))} if pack else {}
         indices = sorted(records)
@@ -200,7 +207,9 @@ class EncodingCache:
     def get(self, encoder: PretrainedEncoder, text: str) -> EncodedQuestion:
         key = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if key not in self.entries:
-            self.entries[key] = encoder.encode(text, segment(text))
+            encoded = encoder.encode(text, segment(text))
+            encoded.states = encoded.states.half()  # halves the cache; batches are built in float32
+            self.entries[key] = encoded
             self.dirty = True
         return self.entries[key]
 
@@ -303,21 +312,27 @@ def collate(items: list[Encoded], space: ActionSpace, routes: list[str]) -> Batc
             pack[i] = space.pack_names.index(item.example.route)
         if not item.steps:
             continue
-        name_ok = torch.tensor(item.name_start_ok, dtype=torch.bool)
+        name_ok = torch.tensor(item.name_start_ok or [False] * m, dtype=torch.bool)
         digit_ok = torch.tensor([w.is_digits for w in words], dtype=torch.bool)
-        end_allowed_name[i, :m] = torch.tensor(item.span_ok, dtype=torch.bool)
+        if item.span_ok:
+            end_allowed_name[i, :m] = torch.tensor(item.span_ok, dtype=torch.bool)
         current_read = -1
         for j, step in enumerate(item.steps):
             slot[i, j] = step.slot
             read[i, j] = current_read
             step_mask[i, j] = True
-            vocab_allowed[i, j, list(step.vocab_allowed)] = True
+            if step.vocab_allowed is None:
+                vocab_allowed[i, j] = True
+            else:
+                vocab_allowed[i, j, list(step.vocab_allowed)] = True
             vocab_target[i, j, step.vocab_targets] = True
             span_kind[i, j] = step.span_kind
             if step.span_kind == 1:
                 start_allowed[i, j, :m] = name_ok
             elif step.span_kind == 2:
                 start_allowed[i, j, :m] = digit_ok
+            elif step.span_kind == 3:
+                start_allowed[i, j, :m] = True
             for o, span in enumerate(step.span_targets[:k]):
                 span_targets[i, j, o] = torch.tensor(span)
             if j + 1 < len(item.steps):

@@ -20,8 +20,9 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -41,7 +42,7 @@ log = logging.getLogger("reasoner")
 @dataclass
 class TrainConfig:
     output: Path = MODEL_DIR
-    data: Path = DEFAULT_BBH_DIR
+    data: Path | None = DEFAULT_BBH_DIR  # None: train on the teacher-written questions only
     base_model: Path | None = None
     steps: int = 2500
     batch_size: int = 32
@@ -89,7 +90,8 @@ def translation_loss(model: Student, batch: Batch) -> tuple[torch.Tensor, dict[s
     end_ok = batch.end_allowed_name[batch_index, starts.clamp(min=0)]  # [B, T, K, L]
     number_ok = torch.zeros_like(end_ok)
     number_ok[..., 0] = True
-    is_number = (batch.span_kind == 2).view(b, t, 1, 1)
+    # Numbers (kind 2) and copied rationale words (kind 3) are spans of one word.
+    is_number = (batch.span_kind >= 2).view(b, t, 1, 1)
     end_ok = torch.where(is_number, number_ok, end_ok)
     end_log_probs = torch.log_softmax(end_logits.masked_fill(~end_ok, NEG_INF), dim=-1)
     offset = (ends - starts).clamp(min=0, max=end_logits.shape[-1] - 1)
@@ -121,9 +123,54 @@ def _save_checkpoint(path: Path, network: Student, optimizer, step: int, rng_sta
     os.replace(temporary, path)
 
 
+def optimize(network: torch.nn.Module, next_loss: Callable[[random.Random], dict[str, torch.Tensor]],
+             config: TrainConfig, checkpoint: Path, rng: random.Random, echo: Callable[[str], None]) -> None:
+    """Run the optimizer loop: AdamW, warm-up and cosine decay, clipping, logging and checkpoints.
+
+    ``next_loss`` samples a batch with ``rng`` and returns named losses, which
+    are summed for the update and averaged per name in the log lines. A
+    checkpoint in ``checkpoint`` (network, optimizer, step, sampler state) is
+    resumed from when present.
+    """
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    first_step = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        network.load_state_dict(state["network"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_step = state["step"]
+        rng.setstate(state["rng"])
+        echo(f"resumed from {checkpoint} at step {first_step}")
+
+    network.train()
+    sums: dict[str, float] = {}
+    window_start, window_steps = time.time(), 0
+    for step in range(first_step, config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        losses = next_loss(rng)
+        optimizer.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        optimizer.step()
+
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value.item()
+        window_steps += 1
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            parts = " | ".join(f"{name} {total / window_steps:.4f}" for name, total in sums.items())
+            seconds = (time.time() - window_start) / window_steps
+            echo(f"step {done:5d}/{config.steps} | {parts} | lr {learning_rate(step, config):.2e} | {seconds:.2f} s/step")
+            sums, window_start, window_steps = {}, time.time(), 0
+        if done % config.checkpoint_every == 0 and done < config.steps:
+            _save_checkpoint(checkpoint, network, optimizer, done, rng.getstate())
+    network.eval()
+
+
 def prepare(config: TrainConfig, encoder: PretrainedEncoder, packs, progress_factory=None):
     """Load, augment and encode the examples; return (translation examples, router examples, counts)."""
-    bbh = BBH(config.data)
+    bbh = BBH(config.data) if config.data else None
     examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
     examples += list(config.extra_examples)
     annotated = [e for e in examples if e.facts is not None]
@@ -171,48 +218,18 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
     echo(f"examples: {counts}")
     echo(f"parameters: {network.parameter_count():,} trained, {sum(p.numel() for p in encoder.model.parameters()):,} frozen in the encoder")
 
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    checkpoint = config.output / "checkpoint.pt"
-    first_step = 0
     rng = random.Random(config.seed)
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        network.load_state_dict(state["network"])
-        optimizer.load_state_dict(state["optimizer"])
-        first_step = state["step"]
-        rng.setstate(state["rng"])
-        echo(f"resumed from {checkpoint} at step {first_step}")
 
-    network.train()
-    window_loss, window_route, window_time = 0.0, 0.0, time.time()
-    for step in range(first_step, config.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config)
+    def next_loss(rng: random.Random) -> dict[str, torch.Tensor]:
         items: list[Encoded] = rng.sample(translation, min(config.batch_size, len(translation)))
-        batch = collate(items, student.space, student.routes)
-        loss, _ = translation_loss(network, batch)
+        loss, _ = translation_loss(network, collate(items, student.space, student.routes))
         routed = rng.sample(everything, min(config.router_batch_size, len(everything)))
         pooled = torch.stack([item.question.pooled for item in routed]).float()
         labels = torch.tensor([student.routes.index(item.example.route) for item in routed])
-        route = router_loss(network, pooled, labels)
-        optimizer.zero_grad(set_to_none=True)
-        (loss + route).backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-        optimizer.step()
+        return {"loss": loss, "router": router_loss(network, pooled, labels)}
 
-        window_loss += loss.item()
-        window_route += route.item()
-        done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
-            count = config.log_every if done % config.log_every == 0 else done % config.log_every
-            elapsed = time.time() - window_time
-            echo(f"step {done:5d}/{config.steps} | loss {window_loss / count:.4f} | router {window_route / count:.4f}"
-                 f" | lr {learning_rate(step, config):.2e} | {elapsed / count:.2f} s/step")
-            window_loss, window_route, window_time = 0.0, 0.0, time.time()
-        if done % config.checkpoint_every == 0 and done < config.steps:
-            _save_checkpoint(checkpoint, network, optimizer, done, rng.getstate())
+    optimize(network, next_loss, config, config.output / "checkpoint.pt", rng, echo)
 
-    network.eval()
     info = {
         "seed": config.seed,
         "steps": config.steps,
@@ -227,13 +244,6 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
         "base_model": encoder.path.name,
     }
     student.save(config.output, info)
-    if checkpoint.exists():
-        checkpoint.unlink()
+    (config.output / "checkpoint.pt").unlink(missing_ok=True)
     echo(f"saved the student to {config.output} ({info['wall_time_s']} s)")
     return student
-
-
-def config_dict(config: TrainConfig) -> dict:
-    data = asdict(config)
-    data.pop("extra_examples", None)
-    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}

@@ -25,9 +25,12 @@ from reasoner.student.actions import ActionSpace
 from reasoner.student.decoding import Candidate, beam_search
 from reasoner.student.encoder import EncodedQuestion, PretrainedEncoder
 from reasoner.student.model import Student, StudentConfig
+from reasoner.student.rationale import RationaleModel
 from reasoner.student.words import segment
 
 NO_PACK = "none"
+# Subdirectory of a saved student that holds the fallback's rationale model.
+RATIONALE_SUBDIR = "rationale"
 # Packs whose router probability is below this are not tried.
 MIN_ROUTE_PROBABILITY = 0.05
 MAX_ROUTES = 2
@@ -45,8 +48,10 @@ class StudentModel:
         routes: list[str],
         encoder: PretrainedEncoder,
         info: dict | None = None,
+        rationale: "RationaleModel | None" = None,
     ):
         self.network = network.eval()
+        self.rationale = rationale
         self.space = space
         self.routes = routes
         self.encoder = encoder
@@ -92,7 +97,8 @@ class StudentModel:
         network = Student(StudentConfig(**saved["network"]))
         state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
         network.load_state_dict(state)
-        return cls(network, space, saved["routes"], encoder, saved.get("info", {}))
+        rationale = RationaleModel.load(directory / RATIONALE_SUBDIR)
+        return cls(network, space, saved["routes"], encoder, saved.get("info", {}), rationale)
 
     def save(self, directory: Path, info: dict | None = None) -> None:
         """Write config.json and model.safetensors (float16) into ``directory``, each atomically."""

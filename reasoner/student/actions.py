@@ -37,7 +37,7 @@ class SlotSpec:
 
     slot: int  # index into ActionSpace.slots, fed to the model
     vocab: tuple[int, ...]  # allowed vocabulary actions
-    span: str | None  # None, "name" (any copyable span) or "number" (one word of digits)
+    span: str | None  # None, "name" (a copyable span), "number" (one word of digits) or "word" (any one word)
 
 
 class ActionSpace:
@@ -57,7 +57,7 @@ class ActionSpace:
                 for pack in self.packs.values()
                 for types in pack.inputs.values()
                 for arg_type in types
-                if "|" in arg_type or arg_type not in ("name", "int", "seq")
+                if "|" in arg_type or arg_type not in ("name", "word", "int", "seq")
                 for choice in arg_type.split("|")
             }
         )
@@ -129,8 +129,8 @@ class FactWriter:
 
         slot = self.space.slot_index[f"{self.predicate}/{self.argument}"]
         arg_type = self.pack.inputs[self.predicate][self.argument]
-        if arg_type == "name":
-            return SlotSpec(slot, (), "name" if "STRING" in accepted else None)
+        if arg_type in ("name", "word"):
+            return SlotSpec(slot, (), arg_type if "STRING" in accepted else None)
         if arg_type == "int":
             vocab = tuple(index[f"int:{n}"] for n in range(MAX_INT + 1)) if "INT" in accepted else ()
             return SlotSpec(slot, vocab, "number" if "INT" in accepted else None)

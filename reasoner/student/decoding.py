@@ -43,6 +43,8 @@ def start_masks(words, spec: SlotSpec) -> list[bool]:
         return [can_start_span(words, i) for i in range(len(words))]
     if spec.span == "number":
         return [w.is_digits for w in words]
+    if spec.span == "word":
+        return [True] * len(words)
     return [False] * len(words)
 
 
@@ -166,7 +168,7 @@ def beam_search(
 
 def _span_ends(model, hidden, word_states, words, first: int, spec: SlotSpec) -> list[tuple[int, float]]:
     """Return (last word, log probability) of the allowed ends of a span starting at ``first``."""
-    if spec.span == "number":
+    if spec.span in ("number", "word"):
         return [(first, 0.0)]
     logits = model.end_logits(hidden, word_states, torch.tensor([[first]]))[0, 0]
     allowed = torch.tensor(

@@ -1,0 +1,217 @@
+"""Derivations: which rule, with which atoms, derived each atom on the way to the answer.
+
+The pack's rules are rewritten with clingo's AST: next to every rule ``H :- B.``
+goes a traced copy ``reason_why(K, H, (P1, ..., Pn)) :- B.``, where K numbers
+the rule and P1..Pn are the positive atoms of its body; a choice rule gets one
+traced copy per element, which holds when the element was chosen. Solving the
+traced program gives, for every derived atom, every rule instance that derives
+it. :func:`derivation_tree` keeps for each atom the instance of least depth
+(a shortest proof from the facts) and renders the tree from the answer down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import clingo
+from clingo import ast
+
+WHY = "reason_why"
+# A choice is an assumption, not a proof: any derivation by ordinary rules is preferred to it.
+CHOICE_COST = 1000
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    file: str
+    line: int
+    text: str
+    kind: str  # "rule" or "choice"
+
+
+class _NameAnonymous(ast.Transformer):
+    """Give each anonymous variable ``_`` its own name, so the traced head may use it safely."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def visit_Variable(self, node: ast.AST) -> ast.AST:
+        if node.name != "_":
+            return node
+        self.count += 1
+        return ast.Variable(node.location, f"ReasonAnonymous{self.count}")
+
+
+def _positive_atoms(body) -> list[ast.AST]:
+    atoms = []
+    for literal in body:
+        if (literal.ast_type == ast.ASTType.Literal and literal.sign == ast.Sign.NoSign
+                and literal.atom.ast_type == ast.ASTType.SymbolicAtom):
+            atoms.append(literal.atom.symbol)
+    return atoms
+
+
+def _traced(location, number: int, head_term, body_atoms, body) -> ast.AST:
+    tuple_term = ast.Function(location, "", list(body_atoms), False)
+    why = ast.Function(location, WHY, [ast.SymbolicTerm(location, clingo.Number(number)), head_term, tuple_term], False)
+    head = ast.Literal(location, ast.Sign.NoSign, ast.SymbolicAtom(why))
+    return ast.Rule(location, head, list(body))
+
+
+def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
+    """Return the traced copies of one statement, appending their descriptions to ``rules``."""
+    if statement.ast_type != ast.ASTType.Rule:
+        return []
+    head = statement.head
+    namer = _NameAnonymous()
+    body = [namer(literal) for literal in statement.body]
+    location = statement.location
+    info = (location.begin.filename, location.begin.line, str(statement))
+    if head.ast_type == ast.ASTType.Literal and head.sign == ast.Sign.NoSign \
+            and head.atom.ast_type == ast.ASTType.SymbolicAtom:
+        rules.append(RuleInfo(*info, "rule"))
+        return [_traced(location, len(rules) - 1, head.atom.symbol, _positive_atoms(body), body)]
+    if head.ast_type == ast.ASTType.Aggregate:
+        traced = []
+        for element in head.elements:
+            literal = element.literal
+            if literal.sign != ast.Sign.NoSign or literal.atom.ast_type != ast.ASTType.SymbolicAtom:
+                continue
+            rules.append(RuleInfo(*info, "choice"))
+            condition = [namer(literal) for literal in element.condition]
+            chosen = ast.Literal(location, ast.Sign.NoSign, literal.atom)
+            full_body = list(body) + condition + [chosen]
+            traced.append(_traced(location, len(rules) - 1, literal.atom.symbol,
+                                  _positive_atoms(list(body) + condition), full_body))
+        return traced
+    return []
+
+
+def solve_traced(files: list[str], facts: str, time_limit: float) -> dict[str, Any]:
+    """Solve the traced program for one model; return its atoms, trace atoms and rule table.
+
+    Runs inside the solver process (:mod:`reasoner.solver_worker`).
+    """
+    messages: list[str] = []
+    control = clingo.Control(["--models=1"], logger=lambda code, message: messages.append(message.strip()),
+                             message_limit=20)
+    rules: list[RuleInfo] = []
+    try:
+        with ast.ProgramBuilder(control) as builder:
+            def add(statement: ast.AST) -> None:
+                builder.add(statement)
+                for traced in trace_statement(statement, rules):
+                    builder.add(traced)
+
+            ast.parse_files(files, add)
+            ast.parse_string(facts, builder.add)
+        control.ground([("base", [])])
+    except RuntimeError as error:
+        return {"status": "error", "message": "; ".join(messages) or str(error)}
+
+    found: list[list[str]] = []
+
+    def on_model(model: clingo.Model) -> None:
+        found.append([str(symbol) for symbol in model.symbols(atoms=True)])
+
+    with control.solve(on_model=on_model, async_=True) as handle:
+        if not handle.wait(time_limit):
+            handle.cancel()
+            return {"status": "error", "message": "explaining ran past the time limit"}
+    if not found:
+        return {"status": "error", "message": "the traced program has no answer set"}
+    return {
+        "status": "ok",
+        "atoms": found[0],
+        "rules": [[r.file, r.line, r.text, r.kind] for r in rules],
+    }
+
+
+@dataclass
+class Node:
+    atom: str
+    rule: RuleInfo | None = None  # None for an input fact
+    children: list["Node"] = field(default_factory=list)
+
+
+def derivation_tree(reply: dict[str, Any], goal: str, facts: set[str]) -> Node:
+    """Return the shortest derivation of ``goal`` from the traced solver reply."""
+    rules = [RuleInfo(*entry) for entry in reply["rules"]]
+    instances: dict[str, list[tuple[int, list[str]]]] = {}
+    for text in reply["atoms"]:
+        symbol = clingo.parse_term(text)
+        if symbol.type != clingo.SymbolType.Function or symbol.name != WHY or len(symbol.arguments) != 3:
+            continue
+        number, head, body = symbol.arguments
+        instances.setdefault(str(head), []).append((number.number, [str(b) for b in body.arguments]))
+
+    depth: dict[str, int] = {fact: 0 for fact in facts}
+    best: dict[str, tuple[int, list[str]]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for head, options in instances.items():
+            for number, body in options:
+                if all(atom in depth for atom in body):
+                    candidate = 1 + max((depth[atom] for atom in body), default=0)
+                    if rules[number].kind == "choice":
+                        candidate += CHOICE_COST
+                    if candidate < depth.get(head, 1 << 30):
+                        depth[head] = candidate
+                        best[head] = (number, body)
+                        changed = True
+
+    def build(atom: str, seen: frozenset[str]) -> Node:
+        if atom in facts or atom not in best or atom in seen:
+            return Node(atom)
+        number, body = best[atom]
+        return Node(atom, rules[number], [build(child, seen | {atom}) for child in body])
+
+    return build(goal, frozenset())
+
+
+def render_tree(node: Node, root_dir: str = "") -> str:
+    """Render a derivation as an indented tree, one atom per line with its rule's file and line.
+
+    An atom derived earlier in the tree is shown once; later occurrences say "(derived above)".
+    """
+    lines: list[str] = []
+    shown: set[str] = set()
+
+    def label(item: Node) -> str:
+        if item.rule is None:
+            return f"{item.atom}   [fact]"
+        file = item.rule.file
+        if root_dir and file.startswith(root_dir):
+            file = file[len(root_dir):].lstrip("/")
+        how = "chosen by" if item.rule.kind == "choice" else "by"
+        return f"{item.atom}   [{how} {file}:{item.rule.line}  {item.rule.text}]"
+
+    def walk(item: Node, prefix: str, last: bool, top: bool) -> None:
+        repeated = item.rule is not None and item.atom in shown
+        text = f"{item.atom}   (derived above)" if repeated else label(item)
+        shown.add(item.atom)
+        if top:
+            lines.append(text)
+            child_prefix = ""
+        else:
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{text}")
+            child_prefix = prefix + ("    " if last else "│   ")
+        if repeated:
+            return
+        for i, child in enumerate(item.children):
+            walk(child, child_prefix, i == len(item.children) - 1, False)
+
+    walk(node, "", True, True)
+    return "\n".join(lines)
+
+
+def tree_to_json(node: Node) -> dict[str, Any]:
+    data: dict[str, Any] = {"atom": node.atom}
+    if node.rule is None:
+        data["fact"] = True
+    else:
+        data.update(file=node.rule.file, line=node.rule.line, rule=node.rule.text, kind=node.rule.kind)
+        data["from"] = [tree_to_json(child) for child in node.children]
+    return data

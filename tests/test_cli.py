@@ -1,0 +1,90 @@
+"""The command line: answers, JSON, exit codes and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reasoner.cli import EXIT_INVALID_INPUT, EXIT_VERIFIED
+ROOT = Path(__file__).resolve().parent.parent
+
+REASON = [sys.executable, "-m", "reasoner.cli"]
+
+
+def run(args, stdin: bytes | None = None, cwd: Path = ROOT):
+    return subprocess.run(REASON + list(args), input=stdin, capture_output=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"   \n\n ", "is empty"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"\xc3\x28 not utf-8", "not valid UTF-8"),
+        (b"a" * (10 * 1024 * 1024), "the limit is"),
+    ],
+)
+def test_bad_input_gets_one_line_error(tmp_path, content, message):
+    path = tmp_path / "question.txt"
+    path.write_bytes(content)
+    result = run(["solve", str(path)])
+    assert result.returncode == EXIT_INVALID_INPUT
+    error = result.stderr.decode()
+    assert message in error
+    assert error.count("\n") == 1
+    assert "Traceback" not in error
+    assert result.stdout == b""
+
+
+def test_missing_file_is_usage_error(tmp_path):
+    result = run(["solve", str(tmp_path / "absent.txt")])
+    assert result.returncode == 2
+    assert b"not found" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_directory_is_invalid_input(tmp_path):
+    result = run(["solve", str(tmp_path)])
+    assert result.returncode == EXIT_INVALID_INPUT
+    assert b"is a directory" in result.stderr
+
+
+def test_unknown_option_is_usage_error():
+    assert run(["solve", "--no-such-option", "x"]).returncode == 2
+
+
+def test_example_answered_through_solver():
+    answers = json.loads((ROOT / "examples" / "answers.json").read_text(encoding="utf-8"))
+    result = run(["solve", "examples/liars_chain.txt"])
+    assert result.returncode == EXIT_VERIFIED, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == answers["liars_chain.txt"]["answer"]
+    assert lines[1].startswith("verified:")
+
+
+def test_json_from_standard_input_with_bom_and_crlf():
+    text = (ROOT / "examples" / "card_game.txt").read_text(encoding="utf-8")
+    data = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    result = run(["solve", "-", "--format", "json"], stdin=data)
+    assert result.returncode == EXIT_VERIFIED, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["Answer"] == "(F)"
+    assert report["Route"] == "solver"
+    assert report["Verified"] is True
+    assert report["Pack"] == "tracking_shuffled_objects"
+    assert report["Result"] == "SATISFIABLE"
+    assert report["Models"]["Number"] == 1
+    assert report["Candidates"][-1]["Outcome"] == "answer"
+    assert set(report["Rules"]) == {"tracking_shuffled_objects/swaps.lp"}
+    assert set(report["Time"]) >= {"Total", "Solve"}
+
+
+def test_rules_test_passes():
+    result = run(["rules", "test"])
+    assert result.returncode == 0, result.stdout.decode()
+    assert b"0 failed" in result.stdout

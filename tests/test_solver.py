@@ -1,0 +1,148 @@
+"""The solver wrapper: every outcome, time limits, and refusing unsafe packs."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reasoner.facts import Fact, parse_facts
+from reasoner.packs import load_pack
+from reasoner.question import parse_question
+from reasoner.rulebase import check_pack, forbidden_statements
+from reasoner.solver import Outcome, Solver
+
+
+def make_pack(directory: Path, rules: str, inputs: str = 'item = ["name"]', extra: str = "") -> Path:
+    directory.mkdir()
+    (directory / "pack.toml").write_text(textwrap.dedent(f"""\
+        name = "{directory.name}"
+        purpose = "A pack written by a test."
+        engine = "clingo"
+        answer = "answer/1"
+        {extra}
+        [inputs]
+        {inputs}
+        """), encoding="utf-8")
+    (directory / "rules.lp").write_text(textwrap.dedent(rules), encoding="utf-8")
+    return directory
+
+
+def test_unique_answer(packs, solver):
+    result = solver.solve(packs["web_of_lies"], parse_facts('given("Ann", lie). ask("Ann").'))
+    assert result.outcome is Outcome.ANSWER
+    assert result.answer == "No"
+
+
+def test_unsatisfiable(packs, solver):
+    facts = parse_facts('given("Ann", lie). given("Ann", truth). ask("Ann").')
+    assert solver.solve(packs["web_of_lies"], facts).outcome is Outcome.UNSATISFIABLE
+
+
+def test_several_answers(packs, solver):
+    result = solver.solve(packs["web_of_lies"], parse_facts('says("Ann", "Bo", lie). ask("Bo").'))
+    assert result.outcome is Outcome.SEVERAL_ANSWERS
+    assert result.values == ["No", "Yes"]
+
+
+def test_no_answer(packs, solver):
+    result = solver.solve(packs["boolean_expressions"], parse_facts("token(1, true). token(2, and)."))
+    assert result.outcome is Outcome.NO_ANSWER
+
+
+def test_answer_not_among_options(packs, solver):
+    question = parse_question("Who has the hat?\nOptions:\n(A) scarf\n(B) gloves")
+    facts = parse_facts('start("Ann", "hat"). start("Bo", "scarf"). ask("Ann").')
+    result = solver.solve(packs["tracking_shuffled_objects"], facts, question)
+    assert result.outcome is Outcome.NOT_AN_OPTION
+
+
+def test_answer_matched_to_option_letter(packs, solver):
+    question = parse_question("Who has the hat?\nOptions:\n(A) scarf\n(B) hat")
+    facts = parse_facts('start("Ann", "hat"). start("Bo", "scarf"). ask("Ann").')
+    result = solver.solve(packs["tracking_shuffled_objects"], facts, question)
+    assert result.answer == "(B)"
+
+
+def test_translation_error_for_unknown_predicate(packs, solver):
+    result = solver.solve(packs["web_of_lies"], [Fact("tells", ("Ann",), 1, 1)])
+    assert result.outcome is Outcome.TRANSLATION_ERROR
+    assert "unknown predicate tells/1" in result.message
+
+
+def test_solver_error_for_broken_pack(tmp_path, solver):
+    pack = load_pack(make_pack(tmp_path / "broken", "answer(X) :- item(X)\n#show answer/1."))
+    result = solver.solve(pack, parse_facts('item("a").'))
+    assert result.outcome is Outcome.SOLVER_ERROR
+
+
+def test_runaway_grounding_hits_time_limit(tmp_path, solver):
+    rules = """\
+        #defined item/1.
+        n(1..100000000).
+        big(X, Y) :- n(X), n(Y), item(_).
+        answer("never") :- big(1, 1), item(_).
+        #show answer/1.
+        """
+    pack = load_pack(make_pack(tmp_path / "runaway", rules))
+    started = time.perf_counter()
+    result = solver.solve(pack, parse_facts('item("a").'), time_limit=1.0)
+    assert result.outcome is Outcome.TIME_LIMIT
+    assert time.perf_counter() - started < 10
+    # The solver process was replaced and still works.
+    ok = solver.solve(load_pack(make_pack(tmp_path / "fine", '#defined item/1.\nanswer(X) :- item(X).\n#show answer/1.')),
+                      parse_facts('item("a").'))
+    assert ok.answer == "a"
+
+
+def test_runaway_solving_hits_time_limit(tmp_path, solver):
+    # Pigeonhole: 13 pigeons in 12 holes is unsatisfiable and hard for CDCL solvers.
+    rules = """\
+        #defined item/1.
+        pigeon(1..13). hole(1..12).
+        1 { in(P, H) : hole(H) } 1 :- pigeon(P), item(_).
+        :- hole(H), 2 { in(P, H) : pigeon(P) }.
+        answer("placed") :- item(_).
+        #show answer/1.
+        """
+    pack = load_pack(make_pack(tmp_path / "pigeons", rules))
+    result = solver.solve(pack, parse_facts('item("a").'), time_limit=1.0)
+    assert result.outcome is Outcome.TIME_LIMIT
+
+
+def test_script_pack_is_flagged(tmp_path):
+    rules = """\
+        % Purpose: x
+        % Inputs: x
+        % Answer: x
+        % Provenance: x
+        #defined item/1.
+        #script (python)
+        import os
+        #end.
+        answer(X) :- item(X).
+        #show answer/1.
+        """
+    pack = load_pack(make_pack(tmp_path / "scripted", rules))
+    found = forbidden_statements(pack.rule_files[0])
+    assert len(found) == 1
+    assert "#script" in found[0]
+    assert any("#script" in problem for problem in check_pack(pack))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["given", "says", "ask", "other"]),
+                          st.lists(st.one_of(st.text(min_size=0, max_size=12), st.integers(-5, 5),
+                                             st.sampled_from(["truth", "lie", "maybe"])), max_size=3)),
+                max_size=8))
+def test_solver_wrapper_never_crashes(packs, solver, items):
+    """Generated facts always end in one of the named outcomes."""
+    from reasoner.facts import Constant
+
+    facts = [Fact(p, tuple(Constant(a) if a in ("truth", "lie", "maybe") else a for a in args)) for p, args in items]
+    result = solver.solve(packs["web_of_lies"], facts)
+    assert isinstance(result.outcome, Outcome)

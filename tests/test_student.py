@@ -1,0 +1,97 @@
+"""The student: training targets, constrained decoding, routing, and unseen questions end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import unseen_questions
+from reasoner.facts import check_facts, parse_facts, render_facts
+from reasoner.student.actions import ActionSpace, FactWriter
+from reasoner.student.words import segment, span_text
+from training.dataset import AlignmentError, target_steps
+
+UNSEEN = unseen_questions()
+
+
+def replay(space, pack, text, steps) -> str:
+    """Write the fed action of every step through a FactWriter, as teacher forcing does."""
+    words = segment(text)
+    writer = FactWriter(space, pack)
+    for step in steps:
+        if step.fed_vocab >= 0:
+            writer.apply_vocab(step.fed_vocab)
+        elif step.span_kind == 2:
+            writer.apply_number(words[step.fed_span[0]].text)
+        else:
+            writer.apply_name(span_text(text, words, *step.fed_span))
+    assert writer.finished
+    return writer.text
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
+def test_targets_replay_to_the_same_facts(packs, item):
+    space = ActionSpace(packs.values())
+    pack = packs[item["pack"]]
+    facts = parse_facts(item["facts"])
+    steps = target_steps(space, pack, item["question"], segment(item["question"]), facts)
+    assert parse_facts(replay(space, pack, item["question"], steps)) == facts
+
+
+def test_name_missing_from_question_is_alignment_error(packs):
+    space = ActionSpace(packs.values())
+    text = "Ann lies. Does Ann tell the truth?"
+    with pytest.raises(AlignmentError, match="not written in the question"):
+        target_steps(space, packs["web_of_lies"], text, segment(text), parse_facts('given("Anne", lie). ask("Ann").'))
+
+
+def test_misnumbered_sequence_is_alignment_error(packs):
+    space = ActionSpace(packs.values())
+    text = "True and False is"
+    facts = parse_facts("token(1, true). token(3, and). token(4, false).")
+    with pytest.raises(AlignmentError, match="not numbered"):
+        target_steps(space, packs["boolean_expressions"], text, segment(text), facts)
+
+
+def test_writer_allows_only_the_grammar(packs):
+    space = ActionSpace(packs.values())
+    writer = FactWriter(space, packs["navigate"])
+    spec = writer.expecting()
+    assert {space.vocab[i] for i in spec.vocab} == {"<eos>", "pred:move", "pred:turn"}
+    writer.apply_vocab(space.index["pred:move"])
+    # The step number is written without a model step; the direction comes next.
+    assert writer.text == "move(1,"
+    assert {space.vocab[i] for i in writer.expecting().vocab} == {
+        "const:forward", "const:backward", "const:left", "const:right"}
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
+def test_router_picks_the_pack(student, item):
+    assert student.route(student.encode(item["question"]))[0][0] == item["pack"]
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
+def test_candidates_parse_and_are_ranked(student, packs, item):
+    candidates = student.translate(item["question"], pack=item["pack"])
+    assert candidates
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    for candidate in candidates:
+        facts = parse_facts(candidate.facts)
+        check_facts(facts, packs[item["pack"]].inputs)
+        assert render_facts(facts) == candidate.facts
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["question"][:40])
+def test_unseen_question_answered_by_solver(reasoner, item):
+    """Names, scenes and sizes that BBH never uses are answered correctly, and verified."""
+    answer = reasoner.answer(item["question"])
+    assert answer.route == "solver", [a.outcome for a in answer.attempts]
+    assert answer.pack == item["pack"]
+    assert answer.answer == item["answer"]
+
+
+def test_names_copied_exactly(reasoner):
+    item = UNSEEN[0]
+    answer = reasoner.answer(item["question"])
+    for name in ("Ngũgĩ", "Ana-Lucía", "Dvořák", "Ísold"):
+        assert f'"{name}"' in answer.facts

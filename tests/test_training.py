@@ -1,0 +1,74 @@
+"""A tiny training run end to end: data, loss, checkpoint, resume, safetensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reasoner.student import StudentModel
+from training.train import TrainConfig, train
+
+TINY = {"d_model": 32, "ff_dim": 64, "decoder_layers": 1, "heads": 2}
+
+
+def tiny_config(tmp_path: Path, steps: int, **overrides) -> TrainConfig:
+    # Teacher-written questions only, so the test runs without a BBH clone.
+    return TrainConfig(
+        output=tmp_path / "student", data=None, steps=steps, batch_size=4, router_batch_size=8,
+        augment_copies=1, max_examples=8, sizes=TINY, log_every=1, checkpoint_every=1, warmup=1,
+        cache=tmp_path / "encodings.pt", **overrides,
+    )
+
+
+def test_tiny_training_run_saves_a_loadable_student(tmp_path):
+    lines: list[str] = []
+    train(tiny_config(tmp_path, steps=3), echo=lines.append)
+    assert any(line.startswith("step     3/3 | loss") for line in lines)
+    saved = tmp_path / "student"
+    assert (saved / "model.safetensors").is_file()
+    assert not (saved / "checkpoint.pt").exists()
+    assert not list(saved.glob("*.bin")) and not list(saved.glob("*.pt"))
+    student = StudentModel.load(saved)
+    assert student.info["steps"] == 3
+    assert student.network.config.d_model == 32
+    # An untrained student still writes only facts the grammar accepts.
+    for candidate in student.translate("Ann lies. Does Ann tell the truth?", pack="web_of_lies", beam_size=2):
+        assert candidate.facts == "" or candidate.facts.endswith(".\n")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_from_checkpoint(tmp_path):
+    def stop_at_step_two(line: str) -> None:
+        if line.startswith("step     2/"):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(tiny_config(tmp_path, steps=4), echo=stop_at_step_two)
+    assert (tmp_path / "student" / "checkpoint.pt").is_file()
+    lines: list[str] = []
+    train(tiny_config(tmp_path, steps=4), echo=lines.append)
+    assert any("resumed from" in line and "at step 1" in line for line in lines)
+    assert not any(line.startswith("step     1/") for line in lines)
+
+
+def test_tiny_rationale_run_answers_among_options(tmp_path):
+    from reasoner.question import parse_question
+    from reasoner.student.encoder import PretrainedEncoder
+    from reasoner.student.rationale import RationaleModel
+    from reasoner.student.words import segment
+    from training.train_rationale import train_rationale
+
+    lines: list[str] = []
+    train_rationale(tiny_config(tmp_path, steps=2), echo=lines.append)
+    assert any(line.startswith("rationales: ") for line in lines)
+    model = RationaleModel.load(tmp_path / "student" / "rationale")
+    assert model is not None
+    text = "Who has the hat?\nOptions:\n(A) scarf\n(B) hat"
+    encoded = PretrainedEncoder().encode(text, segment(text))
+    fallback = model.answer(parse_question(text), encoded)
+    assert fallback.answer in ("(A)", "(B)")
+    assert fallback.rationale.endswith(f"So the answer is {fallback.answer}.")
