@@ -31,6 +31,7 @@ from reasoner.question import InputError, decode_input
 
 EXIT_VERIFIED = 0
 EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
 EXIT_UNVERIFIED = 3
 EXIT_NO_ANSWER = 4
 EXIT_INVALID_INPUT = 65
@@ -41,11 +42,14 @@ log = logging.getLogger("reasoner")
 
 
 class ReasonError(click.ClickException):
-    """A one-line error with its own exit code."""
+    """A one-line error with its own exit code, printed as ``reason: error: MESSAGE``."""
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"reason: error: {self.format_message()}", err=True)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -78,7 +82,7 @@ def read_question(path: str) -> str:
                 raise ReasonError(f"{path} is a directory, not a question file", EXIT_INVALID_INPUT)
             data = file.read_bytes()
     except FileNotFoundError:
-        raise click.UsageError(f"question file not found: {path}") from None
+        raise ReasonError(f"question file not found: {path}", EXIT_USAGE) from None
     except PermissionError:
         raise ReasonError(f"cannot read {path}: permission denied", EXIT_INVALID_INPUT) from None
     try:
@@ -333,9 +337,20 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
               help="Train the translator (with its router), the fallback's rationale model, or both.")
 @click.option("--rationale-steps", type=click.IntRange(min=1), default=1200, show_default=True,
               help="Optimizer steps of the rationale model.")
+@click.option("--annotated-fraction", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Share of the recorded annotations of each subtask to train on.")
+@click.option("--synthetic/--no-synthetic", default=True, show_default=True,
+              help="Also train on the teacher-written questions.")
+@click.option("--cotrain", "cotrain_rounds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Rounds of co-training on solver feedback after the first training.")
+@click.option("--cotrain-samples", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Candidate translations tried per unannotated question in each round.")
+@click.option("--eval-limit", type=click.IntRange(min=1), default=None,
+              help="With --cotrain: test questions per subtask measured after each round (default: all).")
 def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
           augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None, part: str,
-          rationale_steps: int) -> None:
+          rationale_steps: int, annotated_fraction: float, synthetic: bool, cotrain_rounds: int,
+          cotrain_samples: int, eval_limit: int | None) -> None:
     """Train the student on the recorded, verified teacher annotations."""
     from dataclasses import replace
 
@@ -350,7 +365,8 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     if layers:
         sizes["decoder_layers"] = layers
     config = TrainConfig(output=output, data=data, base_model=base_model, steps=steps, batch_size=batch_size,
-                         seed=seed, augment_copies=augment_copies, max_examples=max_examples, sizes=sizes)
+                         seed=seed, augment_copies=augment_copies, max_examples=max_examples, sizes=sizes,
+                         annotated_fraction=annotated_fraction, synthetic=synthetic)
 
     def progress_factory(total: int):
         return tqdm(total=total, desc="encoding questions", unit="q", file=sys.stderr)
@@ -358,10 +374,59 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     def echo(line: str) -> None:
         click.echo(line, err=True)
 
-    if part in ("both", "translator"):
+    if part in ("both", "translator") and cotrain_rounds:
+        from reasoner.bbh import BBH
+        from reasoner.evaluate import mean_accuracy
+        from training.cotrain import cotrain
+
+        bbh = BBH(data)
+        packed = [s for p in load_packs_or_fail(RULES_DIR).values() for s in p.subtasks]
+        test = [e for name in packed for e in bbh.split(name, "test")[:eval_limit]]
+        cotrain(config, cotrain_rounds, cotrain_samples, echo, lambda student: mean_accuracy(student, test),
+                progress_factory)
+    elif part in ("both", "translator"):
         run_training(config, progress_factory, echo=echo)
     if part in ("both", "rationale"):
         train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
+
+
+@main.command()
+@click.option("--subtasks", default="packed", show_default=True,
+              help="Comma-separated subtasks, or 'packed' for those a pack serves.")
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_BBH_DIR, show_default=True,
+              help="Folder of the BIG-Bench-Hard clone (its train split is annotated).")
+@click.option("--teacher-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="TOML file with base_url, model, api_key, timeout, max_retries (the environment overrides it).")
+@click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"), show_default=True,
+              help="JSON Lines cache of teacher responses.")
+@click.option("--budget", type=click.IntRange(min=0), default=None,
+              help="Most teacher calls to make; cached responses do not count.")
+def distill(subtasks: str, data: Path, teacher_config: Path | None, cache: Path, budget: int | None) -> None:
+    """Have the teacher annotate training questions; keep the annotations clingo verifies."""
+    from reasoner.bbh import BBH, DataError
+    from reasoner.packs import load_packs
+    from reasoner.solver import Solver
+    from training.distill import distill as run_distill
+    from training.records import read_jsonl
+    from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
+
+    try:
+        bbh = BBH(data)
+        config = TeacherConfig.load(teacher_config)
+    except (DataError, TeacherError) as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    packed = [s for p in load_packs(RULES_DIR).values() for s in p.subtasks]
+    names = packed if subtasks == "packed" else [s.strip() for s in subtasks.split(",") if s.strip()]
+    teacher = Teacher(config, ResponseCache(cache))
+    from training.annotate import RECORD_DIR
+
+    for path in sorted(RECORD_DIR.glob("*.jsonl")):
+        teacher.seed_from_records(read_jsonl(path))
+    with Solver() as solver:
+        report = run_distill(bbh, names, teacher, solver, budget, echo=lambda line: click.echo(line, err=True))
+    click.echo(f"teacher calls {report.calls}, cache hits {report.cache_hits}, "
+               f"verified {report.verified} of {report.asked} ({100 * report.verified_yield:.1f} %)"
+               + (f", {report.skipped_for_budget} left for a larger budget" if report.skipped_for_budget else ""))
 
 
 @main.group()
@@ -369,13 +434,17 @@ def rules() -> None:
     """Check, test and document the rule packs."""
 
 
-def _packs(rules_dir: Path, name: str | None):
+def load_packs_or_fail(rules_dir: Path):
     from reasoner.packs import PackError, load_packs
 
     try:
-        packs = load_packs(rules_dir)
+        return load_packs(rules_dir)
     except PackError as error:
         raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+
+
+def _packs(rules_dir: Path, name: str | None):
+    packs = load_packs_or_fail(rules_dir)
     if name is None:
         return list(packs.values())
     if name not in packs:
@@ -425,6 +494,38 @@ def test_rules(pack: str | None, rules_dir: Path) -> None:
                     click.echo(f"  + actual:   {result.actual}" + (f"  ({result.message})" if result.message else ""))
     click.echo(f"{total - failures} passed, {failures} failed in {time.perf_counter() - started:.2f} s")
     sys.exit(EXIT_CHECK_FAILED if failures else 0)
+
+
+@rules.command()
+@click.argument("pack")
+@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=RULES_DIR, show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_BBH_DIR, show_default=True,
+              help="Folder of the BIG-Bench-Hard clone (its annotated train split is the test bed).")
+@click.option("--teacher-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="TOML file with base_url, model, api_key, timeout, max_retries (the environment overrides it).")
+@click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"), show_default=True,
+              help="JSON Lines cache of teacher responses.")
+def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, cache: Path) -> None:
+    """Ask the teacher for rules that fix the training questions PACK fails; admit only safe gains."""
+    from reasoner.bbh import BBH, DataError
+    from reasoner.solver import Solver
+    from training.rulelearn import learn_rules, training_cases
+    from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
+
+    (item,) = _packs(rules_dir, pack)
+    try:
+        bbh = BBH(data)
+    except DataError:
+        bbh = None
+        log.warning("no BBH clone at %s: using the teacher-written questions only", data)
+    try:
+        teacher = Teacher(TeacherConfig.load(teacher_config), ResponseCache(cache))
+        with Solver() as solver:
+            decision = learn_rules(item, training_cases(item, bbh), teacher, solver,
+                                   echo=lambda line: click.echo(line))
+    except TeacherError as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    sys.exit(EXIT_CHECK_FAILED if decision is not None and not decision.admitted else 0)
 
 
 @rules.command()

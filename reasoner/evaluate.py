@@ -251,3 +251,18 @@ def save_json(report: EvalReport, path: Path) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     temporary.replace(path)
+
+
+def mean_accuracy(student, examples: list[Example], time_limit: float = 10.0) -> float:
+    """Return the mean over subtasks of the accuracy of ``student`` on ``examples``, in this process."""
+    from reasoner.pipeline import Reasoner
+
+    results = []
+    with Reasoner(student, time_limit=time_limit) as reasoner:
+        for example in examples:
+            answer = reasoner.answer(example.input)
+            results.append(QuestionResult(
+                example.subtask, example.index, example.target, answer.answer,
+                answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target),
+                answer.route, answer.pack, True, [], 0.0, False))
+    return build_report(results, "test", 1, 0.0).mean_accuracy

@@ -39,10 +39,11 @@ def forbidden_statements(path: Path) -> list[str]:
             found.append(f"{path}:{statement.location.begin.line}: #script block")
 
     text = path.read_text(encoding="utf-8")
+    messages: list[str] = []
     try:
-        ast.parse_string(text, visit)
+        ast.parse_string(text, visit, logger=lambda code, message: messages.append(message.strip()))
     except RuntimeError as error:
-        found.append(f"{path}: does not parse: {error}")
+        found.append(f"{path}: does not parse: {'; '.join(messages) or error}")
     # #include is resolved by the parser before statements reach the callback,
     # so it is looked for in the source text.
     for number, line in enumerate(text.split("\n"), start=1):

@@ -52,8 +52,8 @@ def clean_response(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).strip() + "\n"
 
 
-def record_path(subtask: str) -> Path:
-    return RECORD_DIR / f"{subtask}.jsonl"
+def record_path(subtask: str, record_dir: Path = RECORD_DIR) -> Path:
+    return record_dir / f"{subtask}.jsonl"
 
 
 def _require_pack(subtask: str) -> Pack:
@@ -64,7 +64,8 @@ def _require_pack(subtask: str) -> Pack:
 
 
 def record_annotations(
-    bbh: BBH, subtask: str, responses: list[dict[str, Any]], teacher: str, solver: Solver
+    bbh: BBH, subtask: str, responses: list[dict[str, Any]], teacher: str, solver: Solver,
+    record_dir: Path = RECORD_DIR,
 ) -> list[tuple[int, str]]:
     """Verify teacher responses for training questions and store the verified ones.
 
@@ -75,7 +76,7 @@ def record_annotations(
     train = set(bbh.split_indices(subtask)["train"])
     prompt = prompt_path(pack.name)
     sha = prompt_sha256([prompt])
-    records = {record["index"]: record for record in read_jsonl(record_path(subtask))}
+    records = {record["index"]: record for record in read_jsonl(record_path(subtask, record_dir))}
     rejected = []
     for response in responses:
         index = int(response["index"])
@@ -98,7 +99,7 @@ def record_annotations(
             "prompt_sha256": sha,
             "date": date.today().isoformat(),
         }
-    write_jsonl(record_path(subtask), [records[i] for i in sorted(records)])
+    write_jsonl(record_path(subtask, record_dir), [records[i] for i in sorted(records)])
     return rejected
 
 

@@ -48,7 +48,8 @@ class Example:
     text: str
     route: str
     facts: list[Fact] | None = None
-    origin: str = "annotation"  # annotation, synthetic, augmented, route-only
+    origin: str = "annotation"  # annotation, synthetic, augmented, route-only, cotrain
+    target: str | None = None  # the gold answer, when known
 
 
 @dataclass
@@ -146,22 +147,27 @@ def load_examples(bbh: BBH | None, packs: dict[str, Pack], subtasks: list[str] |
             route = pack.name if pack else NO_PACK
             record = records.get(example.index) if example.index in kept else None
             if record is None:
-                examples.append(Example(example.id, example.input, route, None, "route-only"))
+                examples.append(Example(example.id, example.input, route, None, "route-only", example.target))
                 continue
             if record["input_sha256"] != example.sha256:
                 log.warning("%s: the record's input hash differs from the data; skipped", example.id)
                 continue
-            examples.append(Example(example.id, example.input, route, parse_facts(record["facts"])))
+            examples.append(Example(example.id, example.input, route, parse_facts(record["facts"]), "annotation",
+                                    example.target))
     if synthetic:
         for pack in packs.values():
             for record in read_jsonl(SYNTHETIC_DIR / f"{pack.name}.jsonl"):
                 examples.append(Example(f"synthetic/{record['id']}", record["question"], pack.name,
-                                        parse_facts(record["facts"]), "synthetic"))
+                                        parse_facts(record["facts"]), "synthetic", record["answer"]))
     return examples
 
 
 def augmented(examples: list[Example], packs: dict[str, Pack], copies: int, seed: int) -> list[Example]:
-    """Return ``copies`` augmented variants of every example that has facts."""
+    """Return ``copies`` augmented variants of every example that has facts.
+
+    Teacher-written questions get twice as many: they carry the sizes and
+    wordings that the benchmark's questions lack.
+    """
     rng = random.Random(seed)
     out = []
     for example in examples:
@@ -169,7 +175,7 @@ def augmented(examples: list[Example], packs: dict[str, Pack], copies: int, seed
             continue
         pack = packs[example.route]
         name_positions = {(p, k) for p, types in pack.inputs.items() for k, t in enumerate(types) if t == "name"}
-        for copy in range(copies):
+        for copy in range(copies * (2 if example.origin == "synthetic" else 1)):
             text, facts = augment.rename_entities(example.text, example.facts, name_positions, rng)
             if pack.name == "navigate":
                 text, facts = augment.renumber_moves(text, facts, rng)

@@ -49,6 +49,10 @@ class StudentConfig:
     ff_dim: int = 768
     dropout: float = 0.1
     max_steps: int = 512
+    # Add sinusoidal step positions to decoder inputs. The translator leaves them
+    # out: it locates itself by the word it last copied, which carries over to
+    # questions longer than any in training, while absolute positions do not.
+    step_positions: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,7 +211,9 @@ class Student(nn.Module):
         read_state = self.read_in(words[batch, read.clamp(min=0)])
         read_part = torch.where((read >= 0).unsqueeze(-1), read_state, self.no_read)
         x = x + read_part + self.slot_embedding(slot) + self.pack_embedding(pack).unsqueeze(1)
-        return x + self.positions[step.clamp(max=self.config.max_steps - 1)]
+        if self.config.step_positions:
+            x = x + self.positions[step.clamp(max=self.config.max_steps - 1)]
+        return x
 
     def decode(
         self,

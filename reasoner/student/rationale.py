@@ -61,7 +61,7 @@ class RationaleModel:
     @classmethod
     def create(cls, vocab: list[str], encoder_dim: int, **sizes) -> "RationaleModel":
         config = StudentConfig(vocab_size=len(vocab), slot_count=1, pack_count=1, route_count=1,
-                               encoder_dim=encoder_dim, max_steps=MAX_WORDS + 16, **sizes)
+                               encoder_dim=encoder_dim, max_steps=MAX_WORDS + 16, step_positions=True, **sizes)
         return cls(Student(config), vocab)
 
     @classmethod

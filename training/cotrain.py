@@ -1,0 +1,81 @@
+"""Co-training on solver feedback: the student's own verified translations become training data.
+
+Each round, the student translates every training question that has a gold
+answer but no teacher annotation, keeping several candidates. The first
+candidate whose solver answer equals the gold answer becomes a training target
+(origin ``cotrain``), and the student is trained again on the annotations plus
+every target found so far. The solver is the judge: no translation enters
+training unless clingo verifies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from reasoner.bbh import BBH
+from reasoner.facts import parse_facts
+from reasoner.packs import load_packs
+from reasoner.solver import Solver
+from reasoner.student import NO_PACK, StudentModel
+from training.dataset import Example, load_examples
+from training.feedback import judge
+from training.train import TrainConfig, train
+
+
+@dataclass
+class RoundReport:
+    round: int
+    newly_verified: int
+    verified_total: int
+    unannotated: int
+    test_accuracy: float | None = None
+
+
+def find_verified(student: StudentModel, pool: list[Example], solver: Solver, samples: int) -> list[Example]:
+    """Return a co-training example for every pool question that some candidate translation gets right."""
+    packs = load_packs()
+    found = []
+    for example in pool:
+        for candidate in student.translate(example.text, pack=example.route, beam_size=samples):
+            verdict = judge(solver, packs[candidate.pack], example.text, candidate.facts, example.target or "")
+            if verdict.verified:
+                found.append(Example(example.id, example.text, example.route, parse_facts(candidate.facts),
+                                     "cotrain", example.target))
+                break
+    return found
+
+
+def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[str], None] = print,
+            evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None) -> list[RoundReport]:
+    """Train, then run ``rounds`` rounds of co-training; return one report per round.
+
+    ``evaluate`` measures a student (for example accuracy on the test split)
+    after every round; the figure goes into the round's report.
+    """
+    bbh = BBH(config.data)
+    packs = load_packs()
+    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
+    pool = [e for e in examples if e.facts is None and e.route != NO_PACK and e.target is not None]
+    echo(f"co-training: {len(pool)} training questions with a gold answer but no annotation")
+
+    student = train(config, progress_factory, echo)
+    reports = [RoundReport(0, 0, 0, len(pool), evaluate(student) if evaluate else None)]
+    echo(_describe(reports[-1]))
+    verified: dict[str, Example] = {}
+    for number in range(1, rounds + 1):
+        remaining = [e for e in pool if e.id not in verified]
+        with Solver() as solver:
+            new = find_verified(student, remaining, solver, samples)
+        verified.update({e.id: e for e in new})
+        student = train(replace(config, extra_examples=list(verified.values())), progress_factory, echo)
+        reports.append(RoundReport(number, len(new), len(verified), len(pool),
+                                   evaluate(student) if evaluate else None))
+        echo(_describe(reports[-1]))
+    return reports
+
+
+def _describe(report: RoundReport) -> str:
+    accuracy = "" if report.test_accuracy is None else f", test accuracy {100 * report.test_accuracy:.1f} %"
+    return (f"round {report.round}: {report.newly_verified} newly verified, "
+            f"{report.verified_total} of {report.unannotated} unannotated questions verified{accuracy}")
