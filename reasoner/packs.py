@@ -4,7 +4,10 @@ A pack folder holds
 
 * ``pack.toml``: the pack's name, purpose, engine (``clingo`` or ``prolog``),
   the BBH subtasks it serves, its answer predicate, and its input predicates
-  with the type of each argument (see :func:`reasoner.facts.type_error`);
+  with the type of each argument (see :func:`reasoner.facts.type_error`). An
+  answer predicate of arity 1 gives the answer itself; one of arity 2,
+  ``answer(K, V)``, gives a sequence whose values, in the order of K, joined
+  by spaces, are the answer;
 * rule files: ``*.lp`` for clingo, ``*.pl`` for SWI-Prolog, loaded in name order;
 * ``cases/*.lp``: regression cases, each a fact file whose first line reads
   ``% expect: ANSWER`` (or ``% expect: <unsatisfiable>``, ``<several answers>``,

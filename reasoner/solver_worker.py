@@ -48,7 +48,13 @@ def _solve_clingo(request: dict[str, Any]) -> dict[str, Any]:
     def on_model(model: clingo.Model) -> None:
         # The Model handle is invalid after this callback returns: copy what we need now.
         shown = model.symbols(shown=True)
-        answers = [symbol_value(s.arguments[0]) for s in shown if s.name == name and len(s.arguments) == 1]
+        if arity == "2":
+            # A sequence answer: answer(K, V) atoms read in the order of K, joined by spaces.
+            parts = sorted((s.arguments[0], symbol_value(s.arguments[1])) for s in shown
+                           if s.name == name and len(s.arguments) == 2)
+            answers = [" ".join(value for _, value in parts)] if parts else []
+        else:
+            answers = [symbol_value(s.arguments[0]) for s in shown if s.name == name and len(s.arguments) == 1]
         entry = {"answers": answers, "shown": [str(s) for s in shown]}
         if request.get("show_all") and not models:
             entry["atoms"] = [str(s) for s in model.symbols(atoms=True)]

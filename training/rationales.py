@@ -132,7 +132,42 @@ def navigate(facts: list[Fact], atoms, answer: str) -> list[str]:
     return lines
 
 
+def multistep_arithmetic(facts: list[Fact], atoms, answer: str) -> list[str]:
+    tokens = {f.args[0]: str(f.args[1]) for f in facts if f.predicate in ("num", "op")}
+    groups = sorted(((a[0], a[1], a[2]) for a in atoms["factor"] if tokens.get(a[0]) == "("),
+                    key=lambda item: (item[1] - item[0], item[0]))
+    lines = [f"{' '.join(tokens[k] for k in range(i, j + 1))} = {value}." for i, j, value in groups]
+    whole = " ".join(tokens[k] for k in sorted(tokens))
+    lines.append(f"So {whole} = {answer}.")
+    return lines
+
+
+def word_sorting(facts: list[Fact], atoms, answer: str) -> list[str]:
+    words = [f.args[1] for f in sorted((f for f in facts if f.predicate == "item"), key=lambda f: f.args[0])]
+    return [f"The words are: {' '.join(words)}.", f"In alphabetical order: {answer}."]
+
+
+def dyck_languages(facts: list[Fact], atoms, answer: str) -> list[str]:
+    symbols = {f.args[0]: f.args[1] for f in facts if f.predicate == "symbol"}
+    still_open = sorted((a[0] for a in atoms["open"]), reverse=True)
+    opened = " ".join(symbols[i] for i in still_open)
+    return [f"The brackets still open, innermost first, are: {opened}.", f"Closing them in that order gives: {answer}."]
+
+
+def object_counting(facts: list[Fact], atoms, answer: str) -> list[str]:
+    categories = {a[0]: a[1] for a in atoms["category"]}
+    asked = next(_arg(f.args[0]) for f in facts if f.predicate == "ask")
+    counted = [f"{f.args[1]} ({f.args[2]})" for f in facts
+               if f.predicate == "have" and categories.get(f.args[1]) == asked]
+    listed = ", ".join(counted) if counted else "none"
+    return [f"The items of the category {asked}: {listed}.", f"In all: {answer}."]
+
+
 VERBALISERS: dict[str, Callable] = {
+    "multistep_arithmetic": multistep_arithmetic,
+    "word_sorting": word_sorting,
+    "dyck_languages": dyck_languages,
+    "object_counting": object_counting,
     "web_of_lies": web_of_lies,
     "tracking_shuffled_objects": tracking_shuffled_objects,
     "logical_deduction": logical_deduction,
