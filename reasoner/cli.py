@@ -165,17 +165,24 @@ def answer_json(answer, source: str, packs: dict) -> dict:
 
 
 def write_program(answer, directory: Path, pack) -> Path:
-    """Write the facts and the pack's rule files so that plain clingo reproduces the answer."""
+    """Write the facts and the pack's rule files so that plain clingo (or swipl) reproduces the answer."""
+    from reasoner.facts import parse_facts
+
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "facts.lp").write_text(answer.facts, encoding="utf-8")
     names = []
     for path in pack.rule_files:
         shutil.copyfile(path, directory / path.name)
         names.append(path.name)
-    command = f"python -m clingo {' '.join(names)} facts.lp -n 0 --project=show"
+    if pack.engine == "prolog":
+        facts = "".join(fact.render_prolog() + "\n" for fact in parse_facts(answer.facts))
+        (directory / "facts.pl").write_text(facts, encoding="utf-8")
+        command = f'swipl -q -g "forall(answer(X), (writeq(answer(X)), nl)), halt" {" ".join(names)} facts.pl'
+    else:
+        (directory / "facts.lp").write_text(answer.facts, encoding="utf-8")
+        command = f"python -m clingo {' '.join(names)} facts.lp -n 0 --project=show"
     (directory / "README.txt").write_text(
         f"Answer {answer.answer} of pack {pack.name}, reproduced without reason by:\n\n    {command}\n\n"
-        f"clingo prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n",
+        f"The solver prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n",
         encoding="utf-8",
     )
     return directory

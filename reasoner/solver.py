@@ -158,8 +158,11 @@ class Solver:
 
         request = {
             "engine": pack.engine,
+            "pack": pack.name,
             "files": [str(path) for path in pack.rule_files],
             "facts": render_facts(facts),
+            "prolog_facts": [fact.render_prolog()[:-1] for fact in facts] if pack.engine == "prolog" else [],
+            "inputs": {name: len(types) for name, types in pack.inputs.items()},
             "answer": pack.answer_predicate,
             "time_limit": time_limit,
             "max_models": MAX_MODELS,

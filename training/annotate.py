@@ -141,6 +141,52 @@ def record_synthetic(
     return rejected
 
 
+RATIONALE_DIR = RECORD_DIR / "rationales"
+RATIONALE_PROMPT = PROMPT_DIR / "rationale.md"
+
+
+def final_answer(rationale: str) -> str | None:
+    """Return X from the last "So the answer is X." of a rationale, or None when there is none."""
+    marker = "So the answer is "
+    position = rationale.rfind(marker)
+    if position < 0:
+        return None
+    return rationale[position + len(marker):].strip().rstrip(".").strip() or None
+
+
+def record_rationales(bbh: BBH, subtask: str, responses: list[dict[str, Any]], teacher: str,
+                      record_dir: Path = RATIONALE_DIR) -> list[tuple[int, str]]:
+    """Store teacher rationales whose final answer is the gold answer; return the rejected ones.
+
+    Each response is ``{"index": int, "rationale": str}`` for a training question.
+    """
+    from reasoner.question import normalize_answer
+
+    train = set(bbh.split_indices(subtask)["train"])
+    sha = prompt_sha256([RATIONALE_PROMPT])
+    path = record_dir / f"{subtask}.jsonl"
+    records = {record["index"]: record for record in read_jsonl(path)}
+    rejected = []
+    for response in responses:
+        index = int(response["index"])
+        if index not in train:
+            rejected.append((index, "not a training-split question; only the train split is annotated"))
+            continue
+        example = bbh.example(subtask, index)
+        rationale = " ".join(response["rationale"].split())
+        answer = final_answer(rationale)
+        if answer is None or normalize_answer(answer) != normalize_answer(example.target):
+            rejected.append((index, f"the rationale ends with {answer!r}, gold is {example.target!r}"))
+            continue
+        records[index] = {
+            "subtask": subtask, "index": index, "input_sha256": example.sha256, "rationale": rationale,
+            "teacher": teacher, "prompt": str(RATIONALE_PROMPT.relative_to(ROOT)), "prompt_sha256": sha,
+            "date": date.today().isoformat(),
+        }
+    write_jsonl(path, [records[i] for i in sorted(records)])
+    return rejected
+
+
 def _read_responses(stream) -> list[dict[str, Any]]:
     responses = []
     for number, line in enumerate(stream, start=1):
@@ -171,8 +217,8 @@ def _bbh(context: click.Context) -> BBH:
 @main.command()
 @click.argument("pack_name")
 def prompt(pack_name: str) -> None:
-    """Print the teacher prompt of PACK_NAME and its SHA-256."""
-    path = prompt_path(pack_name)
+    """Print the teacher prompt of PACK_NAME (or 'rationale') and its SHA-256."""
+    path = RATIONALE_PROMPT if pack_name == "rationale" else prompt_path(pack_name)
     if not path.is_file():
         raise click.ClickException(f"no teacher prompt for pack {pack_name!r} at {path}")
     click.echo(path.read_text(encoding="utf-8"))
@@ -184,11 +230,13 @@ def prompt(pack_name: str) -> None:
 @click.option("--start", default=0, show_default=True, help="Position in the train split to start at.")
 @click.option("--count", default=1000, show_default=True, help="Number of questions to print.")
 @click.option("--missing", is_flag=True, help="Print only questions without a verified record.")
+@click.option("--rationales", is_flag=True, help="With --missing: look for rationale records instead of facts.")
 @click.pass_context
-def questions(context: click.Context, subtask: str, start: int, count: int, missing: bool) -> None:
+def questions(context: click.Context, subtask: str, start: int, count: int, missing: bool, rationales: bool) -> None:
     """Print training questions of SUBTASK as JSON lines {index, input}."""
     bbh = _bbh(context)
-    done = {record["index"] for record in read_jsonl(record_path(subtask))} if missing else set()
+    source = RATIONALE_DIR / f"{subtask}.jsonl" if rationales else record_path(subtask)
+    done = {record["index"] for record in read_jsonl(source)} if missing else set()
     examples = [e for e in bbh.split(subtask, "train") if e.index not in done]
     for example in examples[start:start + count]:
         click.echo(json.dumps({"index": example.index, "input": example.input}, ensure_ascii=False))
@@ -223,6 +271,20 @@ def synthetic(pack_name: str, responses, teacher: str) -> None:
         rejected = record_synthetic(packs[pack_name], items, teacher, solver)
     for number, problem in rejected:
         click.echo(f"rejected line {number}: {problem}")
+    click.echo(f"kept {len(items) - len(rejected)} of {len(items)}")
+
+
+@main.command()
+@click.argument("subtask")
+@click.argument("responses", type=click.File("r", encoding="utf-8"))
+@click.option("--teacher", required=True, help="Name of the model that wrote the rationales.")
+@click.pass_context
+def rationale(context: click.Context, subtask: str, responses, teacher: str) -> None:
+    """Store rationales (JSON lines {index, rationale}) whose final answer is the gold answer."""
+    items = _read_responses(responses)
+    rejected = record_rationales(_bbh(context), subtask, items, teacher)
+    for index, problem in rejected:
+        click.echo(f"rejected {subtask}/{index}: {problem}")
     click.echo(f"kept {len(items) - len(rejected)} of {len(items)}")
 
 

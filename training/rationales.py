@@ -163,7 +163,40 @@ def object_counting(facts: list[Fact], atoms, answer: str) -> list[str]:
     return [f"The items of the category {asked}: {listed}.", f"In all: {answer}."]
 
 
+def hyperbaton(facts: list[Fact], atoms, answer: str) -> list[str]:
+    kinds = {a[0]: a[1] for a in atoms["kind"]}
+    options: dict[str, list[str]] = {}
+    for fact in sorted((f for f in facts if f.predicate == "adjective"), key=lambda f: f.args[0]):
+        options.setdefault(fact.args[1], []).append(fact.args[2])
+    lines = ["Adjectives go in the order opinion, size, age, shape, color, origin, material, purpose."]
+    for label, words in options.items():
+        described = ", ".join(f"{w} ({kinds.get(w, 'unknown')})" for w in words)
+        verdict = "in order" if f"({label})" == answer or label == answer else "out of order"
+        lines.append(f"Option ({label}): {described}: {verdict}.")
+    return lines
+
+
+def temporal_sequences(facts: list[Fact], atoms, answer: str) -> list[str]:
+    def hour(h, m) -> str:
+        return f"{h}{_arg(m)}"
+
+    lines = []
+    for fact in facts:
+        if fact.predicate == "woke":
+            lines.append(f"Awake from {hour(*fact.args)}.")
+        elif fact.predicate == "seen":
+            lines.append(f"Busy from {hour(fact.args[1], fact.args[2])} to {hour(fact.args[3], fact.args[4])}.")
+        elif fact.predicate == "closed":
+            lines.append(f"Closed after {hour(*fact.args)}.")
+    free = [f for f in facts if f.predicate == "option" and f"({f.args[0]})" == answer]
+    for fact in free:
+        lines.append(f"Free only from {hour(fact.args[1], fact.args[2])} to {hour(fact.args[3], fact.args[4])}.")
+    return lines
+
+
 VERBALISERS: dict[str, Callable] = {
+    "hyperbaton": hyperbaton,
+    "temporal_sequences": temporal_sequences,
     "multistep_arithmetic": multistep_arithmetic,
     "word_sorting": word_sorting,
     "dyck_languages": dyck_languages,

@@ -1,0 +1,93 @@
+"""SWI-Prolog packs, run through pyswip inside the solver process.
+
+pyswip drives one Prolog engine per process and is not safe from other
+threads, so Prolog runs only in the solver process (:mod:`reasoner.solver_worker`),
+which handles one request at a time. Each pack's rule files are consulted once
+into a module of their own (``pack_<name>``). For each question, the pack's
+input predicates are emptied with ``retractall/1`` and the facts, rendered by
+:mod:`reasoner.facts` as Prolog clauses (strings become quoted atoms), are
+added with ``assertz/1``; then every solution of ``answer(X)`` is collected
+with ``findall/3`` under ``call_with_time_limit/2``. Every query is read to
+its end, which closes it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+_engine = None
+_loaded: dict[str, tuple[float, ...]] = {}
+
+
+def _prolog():
+    global _engine
+    if _engine is None:
+        from pyswip import Prolog
+
+        _engine = Prolog()
+        list(_engine.query("use_module(library(time))"))
+    return _engine
+
+
+def _module(pack: str) -> str:
+    return f"pack_{pack}"
+
+
+def _load(prolog, pack: str, files: list[str]) -> None:
+    """Consult the pack's files into its module, again when a file changed since the last load."""
+    import os
+
+    stamps = tuple(os.stat(path).st_mtime for path in files)
+    if _loaded.get(pack) == stamps:
+        return
+    module = _module(pack)
+    for path in files:
+        quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+        list(prolog.query(f"load_files({module}:'{quoted}', [if(true)])"))
+    _loaded[pack] = stamps
+
+
+def solve_request(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer one solver request for a Prolog pack (same reply shape as clingo's)."""
+    from pyswip.prolog import PrologError
+
+    started = time.perf_counter()
+    prolog = _prolog()
+    pack = request["pack"]
+    module = _module(pack)
+    name, arity = request["answer"].split("/")
+    try:
+        _load(prolog, pack, request["files"])
+        for predicate, count in request["inputs"].items():
+            arguments = ",".join(["_"] * count)
+            head = f"{predicate}({arguments})" if count else predicate
+            list(prolog.query(f"retractall({module}:{head})"))
+        for clause in request["prolog_facts"]:
+            list(prolog.query(f"assertz({module}:({clause}))"))
+        loaded = time.perf_counter()
+        limit = max(0.01, request["time_limit"] - (loaded - started))
+        goal = f"call_with_time_limit({limit:.3f}, findall(X, {module}:{name}(X), Xs))"
+        solutions = list(prolog.query(goal, maxresult=1))
+    except PrologError as error:
+        text = str(error)
+        if "time_limit_exceeded" in text:
+            return {"status": "ok", "models": [], "satisfiable": None, "exhausted": False, "interrupted": True,
+                    "messages": [], "times": {"total": time.perf_counter() - started}}
+        return {"status": "error", "message": f"Prolog: {text}"}
+    values: list[str] = []
+    for value in solutions[0]["Xs"] if solutions else []:
+        text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        if text not in values:
+            values.append(text)
+    finished = time.perf_counter()
+    shown = [f"{name}({value!r})" for value in values]
+    return {
+        "status": "ok",
+        "models": [{"answers": values, "shown": shown}],
+        "satisfiable": True,
+        "exhausted": True,
+        "interrupted": False,
+        "messages": [],
+        "times": {"ground": loaded - started, "solve": finished - loaded, "total": finished - started},
+    }

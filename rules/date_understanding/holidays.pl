@@ -1,0 +1,13 @@
+% Purpose: the knowledge base of holiday dates for date_understanding: the month and
+%   day of each holiday that a question may name instead of a date.
+% Inputs: none; these are facts.
+% Answer: none directly; dates.pl turns a holiday of a given year into a date.
+% Provenance: written by the teacher (Claude, a language model acting as the
+%   teacher) from the holidays named in the date_understanding questions of the BBH
+%   training split.
+
+% Fixed-date holidays, as holiday_date(Name, Month, Day).
+holiday_date('Christmas Eve', 12, 24).
+holiday_date('Christmas', 12, 25).
+holiday_date('New Year\'s Day', 1, 1).
+holiday_date('New Year\'s Eve', 12, 31).
