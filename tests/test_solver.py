@@ -50,7 +50,7 @@ def test_several_answers(packs, solver):
 
 
 def test_no_answer(packs, solver):
-    result = solver.solve(packs["boolean_expressions"], parse_facts("token(1, true). token(2, and)."))
+    result = solver.solve(packs["boolean_expressions"], parse_facts('token(1, "True"). token(2, "and").'))
     assert result.outcome is Outcome.NO_ANSWER
 
 

@@ -103,8 +103,25 @@ def record_annotations(
     return rejected
 
 
+def benchmark_overlap(question: str, bbh: BBH | None) -> str | None:
+    """Return the id of a test-split benchmark question that ``question`` contains, or None.
+
+    A teacher-written question may not repeat a test question, not even by
+    chance (short Boolean expressions can coincide).
+    """
+    if bbh is None:
+        return None
+    from reasoner.bbh import SUBTASKS
+
+    for subtask in SUBTASKS:
+        for example in bbh.split(subtask, "test"):
+            if example.input in question:
+                return example.id
+    return None
+
+
 def record_synthetic(
-    pack: Pack, responses: list[dict[str, Any]], teacher: str, solver: Solver
+    pack: Pack, responses: list[dict[str, Any]], teacher: str, solver: Solver, bbh: BBH | None = None
 ) -> list[tuple[int, str]]:
     """Verify teacher-written questions (question, facts, answer) and store the verified ones."""
     prompts = [PROMPT_DIR / "write_questions.md", prompt_path(pack.name)]
@@ -117,6 +134,9 @@ def record_synthetic(
         question = response["question"].strip()
         if question in seen:
             rejected.append((number, "duplicate question"))
+            continue
+        if benchmark_overlap(question, bbh):
+            rejected.append((number, "the question contains a test-split benchmark question; write another"))
             continue
         facts = clean_response(response["facts"])
         verdict = judge(solver, pack, question, facts, response["answer"])
@@ -176,7 +196,8 @@ def record_rationales(bbh: BBH, subtask: str, responses: list[dict[str, Any]], t
         rationale = " ".join(response["rationale"].split())
         answer = final_answer(rationale)
         if answer is None or normalize_answer(answer) != normalize_answer(example.target):
-            rejected.append((index, f"the rationale ends with {answer!r}, gold is {example.target!r}"))
+            # The gold answer is not shown: a retry should reason again, not argue towards it.
+            rejected.append((index, f"the rationale ends with {answer!r}, which is not the gold answer"))
             continue
         records[index] = {
             "subtask": subtask, "index": index, "input_sha256": example.sha256, "rationale": rationale,
@@ -261,14 +282,15 @@ def record(context: click.Context, subtask: str, responses, teacher: str) -> Non
 @click.argument("pack_name")
 @click.argument("responses", type=click.File("r", encoding="utf-8"))
 @click.option("--teacher", required=True, help="Name of the model that wrote the questions.")
-def synthetic(pack_name: str, responses, teacher: str) -> None:
+@click.pass_context
+def synthetic(context: click.Context, pack_name: str, responses, teacher: str) -> None:
     """Verify teacher-written questions (JSON lines {question, facts, answer}) and store them."""
     packs = load_packs()
     if pack_name not in packs:
         raise click.UsageError(f"unknown pack {pack_name!r}; packs: {', '.join(packs)}")
     items = _read_responses(responses)
     with Solver() as solver:
-        rejected = record_synthetic(packs[pack_name], items, teacher, solver)
+        rejected = record_synthetic(packs[pack_name], items, teacher, solver, _bbh(context))
     for number, problem in rejected:
         click.echo(f"rejected line {number}: {problem}")
     click.echo(f"kept {len(items) - len(rejected)} of {len(items)}")

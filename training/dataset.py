@@ -283,6 +283,9 @@ class Batch:
     end_allowed_name: torch.Tensor  # [B, N, L]
     span_kind: torch.Tensor
 
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(**{name: value.to(device) for name, value in self.__dict__.items()})
+
 
 def collate(items: list[Encoded], space: ActionSpace, routes: list[str]) -> Batch:
     b = len(items)

@@ -86,7 +86,7 @@ def translation_loss(model: Student, batch: Batch) -> tuple[torch.Tensor, dict[s
     b, t, k = starts.shape
     expanded = hidden.unsqueeze(2).expand(b, t, k, hidden.shape[-1])
     end_logits = model.end_logits(expanded, words, starts.clamp(min=0))  # [B, T, K, L]
-    batch_index = torch.arange(b).view(b, 1, 1)
+    batch_index = torch.arange(b, device=starts.device).view(b, 1, 1)
     end_ok = batch.end_allowed_name[batch_index, starts.clamp(min=0)]  # [B, T, K, L]
     number_ok = torch.zeros_like(end_ok)
     number_ok[..., 0] = True
@@ -108,6 +108,26 @@ def router_loss(model: Student, pooled: torch.Tensor, routes: torch.Tensor) -> t
     return torch.nn.functional.cross_entropy(model.route(pooled), routes)
 
 
+class Objective(torch.nn.Module):
+    """The training losses as one module, so that accelerate (DDP) can wrap its forward.
+
+    ``forward(batch)`` returns the translation loss; with ``pooled`` and
+    ``routes`` it adds the router loss.
+    """
+
+    def __init__(self, network: Student):
+        super().__init__()
+        self.network = network
+
+    def forward(self, batch: Batch, pooled: torch.Tensor | None = None,
+                routes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        loss, _ = translation_loss(self.network, batch)
+        losses = {"loss": loss}
+        if pooled is not None and routes is not None:
+            losses["router"] = router_loss(self.network, pooled, routes)
+        return losses
+
+
 def learning_rate(step: int, config: TrainConfig) -> float:
     if step < config.warmup:
         return config.learning_rate * (step + 1) / config.warmup
@@ -123,15 +143,38 @@ def _save_checkpoint(path: Path, network: Student, optimizer, step: int, rng_sta
     os.replace(temporary, path)
 
 
-def optimize(network: torch.nn.Module, next_loss: Callable[[random.Random], dict[str, torch.Tensor]],
-             config: TrainConfig, checkpoint: Path, rng: random.Random, echo: Callable[[str], None]) -> None:
+def _accelerator():
+    """Return an ``accelerate.Accelerator`` under ``accelerate launch`` (or torchrun), else None."""
+    launched = any(name.startswith("ACCELERATE_") for name in os.environ) or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if not launched:
+        return None
+    from accelerate import Accelerator
+
+    return Accelerator()
+
+
+def _to_device(value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, Batch):
+        return value.to(device)
+    return value
+
+
+def optimize(network: torch.nn.Module, sample: Callable[[random.Random], tuple], config: TrainConfig,
+             checkpoint: Path, rng: random.Random, echo: Callable[[str], None]) -> None:
     """Run the optimizer loop: AdamW, warm-up and cosine decay, clipping, logging and checkpoints.
 
-    ``next_loss`` samples a batch with ``rng`` and returns named losses, which
+    ``sample`` draws the arguments of one :class:`Objective` call (a batch,
+    and optionally router inputs) with ``rng``; the named losses it returns
     are summed for the update and averaged per name in the log lines. A
-    checkpoint in ``checkpoint`` (network, optimizer, step, sampler state) is
-    resumed from when present.
+    checkpoint (network, optimizer, step, sampler state) is resumed from when
+    present. Under ``accelerate launch`` the same loop runs data-parallel on
+    every device: each process samples its own batches, and only the main
+    process logs and writes checkpoints.
     """
+    accelerator = _accelerator()
+    objective = Objective(network)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     first_step = 0
     if checkpoint.exists():
@@ -141,31 +184,44 @@ def optimize(network: torch.nn.Module, next_loss: Callable[[random.Random], dict
         first_step = state["step"]
         rng.setstate(state["rng"])
         echo(f"resumed from {checkpoint} at step {first_step}")
+    device = torch.device("cpu")
+    main = True
+    if accelerator is not None:
+        objective, optimizer = accelerator.prepare(objective, optimizer)
+        device, main = accelerator.device, accelerator.is_main_process
+        rng.seed(config.seed * 1000 + accelerator.process_index + first_step)
 
-    network.train()
+    objective.train()
     sums: dict[str, float] = {}
     window_start, window_steps = time.time(), 0
     for step in range(first_step, config.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        losses = next_loss(rng)
+        losses = objective(*(_to_device(value, device) for value in sample(rng)))
         optimizer.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        total = sum(losses.values())
+        if accelerator is not None:
+            accelerator.backward(total)
+            accelerator.clip_grad_norm_(objective.parameters(), 1.0)
+        else:
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(objective.parameters(), 1.0)
         optimizer.step()
 
         for name, value in losses.items():
             sums[name] = sums.get(name, 0.0) + value.item()
         window_steps += 1
         done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
+        if main and (done % config.log_every == 0 or done == config.steps):
             parts = " | ".join(f"{name} {total / window_steps:.4f}" for name, total in sums.items())
             seconds = (time.time() - window_start) / window_steps
             echo(f"step {done:5d}/{config.steps} | {parts} | lr {learning_rate(step, config):.2e} | {seconds:.2f} s/step")
             sums, window_start, window_steps = {}, time.time(), 0
-        if done % config.checkpoint_every == 0 and done < config.steps:
+        if main and done % config.checkpoint_every == 0 and done < config.steps:
             _save_checkpoint(checkpoint, network, optimizer, done, rng.getstate())
-    network.eval()
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    network.cpu().eval()
 
 
 def prepare(config: TrainConfig, encoder: PretrainedEncoder, packs, progress_factory=None):
@@ -220,15 +276,14 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
 
     rng = random.Random(config.seed)
 
-    def next_loss(rng: random.Random) -> dict[str, torch.Tensor]:
+    def sample(rng: random.Random) -> tuple:
         items: list[Encoded] = rng.sample(translation, min(config.batch_size, len(translation)))
-        loss, _ = translation_loss(network, collate(items, student.space, student.routes))
         routed = rng.sample(everything, min(config.router_batch_size, len(everything)))
         pooled = torch.stack([item.question.pooled for item in routed]).float()
         labels = torch.tensor([student.routes.index(item.example.route) for item in routed])
-        return {"loss": loss, "router": router_loss(network, pooled, labels)}
+        return collate(items, student.space, student.routes), pooled, labels
 
-    optimize(network, next_loss, config, config.output / "checkpoint.pt", rng, echo)
+    optimize(network, sample, config, config.output / "checkpoint.pt", rng, echo)
 
     info = {
         "seed": config.seed,

@@ -1,9 +1,12 @@
-"""Training the fallback's rationale model on chains of thought verbalised from solver derivations.
+"""Training the fallback's rationale model on chains of thought.
 
-Every training question with verified facts (annotated, teacher-written or
-augmented) is solved once more with all atoms shown, and its pack's verbaliser
-(:mod:`training.rationales`) writes the chain of thought. The rationale model
-learns to write it from the question alone, copying question words where it can.
+Two sources give the chains of thought. Every training question with verified
+facts (annotated, teacher-written or augmented) is solved once more with all
+atoms shown, and its pack's verbaliser (:mod:`training.rationales`) writes one
+from the derivation. For subtasks without a pack, the teacher's recorded
+rationales are used, each kept at recording time only when it reaches the gold
+answer. The rationale model learns to write them from the question alone,
+copying question words where it can.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from reasoner.student.encoder import PretrainedEncoder
 from reasoner.student.rationale import EOS, UNK, RationaleModel, words_of
 from training.dataset import MAX_OCCURRENCES, Encoded, EncodingCache, Example, Step, augmented, collate, load_examples
 from training.rationales import verbalise
-from training.train import TrainConfig, optimize, translation_loss
+from training.train import TrainConfig, optimize
 
 # Words seen in fewer rationales than this are left to copying (or <unk>).
 MIN_WORD_COUNT = 3
@@ -54,6 +57,22 @@ def build_rationales(examples: list[Example]) -> list[tuple[Example, str]]:
     return pairs
 
 
+def teacher_rationales(bbh, subtasks: list[str] | None) -> list[tuple[Example, str]]:
+    """Return (example, rationale) for the teacher rationales recorded for training questions."""
+    from reasoner.bbh import SUBTASKS
+    from training.annotate import RATIONALE_DIR
+    from training.records import read_jsonl
+
+    pairs = []
+    for subtask in subtasks or SUBTASKS:
+        for record in read_jsonl(RATIONALE_DIR / f"{subtask}.jsonl"):
+            example = bbh.example(subtask, record["index"])
+            if example.sha256 == record["input_sha256"]:
+                pairs.append((Example(example.id, example.input, RATIONALE_ROUTE, None, "teacher-rationale",
+                                      example.target), record["rationale"]))
+    return pairs
+
+
 def rationale_steps(index: dict[str, int], question_words, target: list[str]) -> list[Step]:
     steps = []
     read = -1
@@ -82,13 +101,15 @@ def train_rationale(config: TrainConfig, echo=print, progress_factory=None) -> R
     started = time.time()
     packs = load_packs()
     encoder = PretrainedEncoder(config.base_model)
-    examples = load_examples(BBH(config.data) if config.data else None, packs, config.subtasks, config.annotated_fraction, config.seed,
-                             config.synthetic)
+    bbh = BBH(config.data) if config.data else None
+    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
     annotated = [e for e in examples if e.facts is not None]
     if config.max_examples is not None:
         annotated = annotated[: config.max_examples]
     annotated += augmented(annotated, packs, min(config.augment_copies, 2), config.seed)
     pairs = build_rationales(annotated)
+    if bbh is not None:
+        pairs += teacher_rationales(bbh, config.subtasks)
     if not pairs:
         raise RuntimeError("no verified example to verbalise; record teacher annotations first")
 
@@ -114,13 +135,11 @@ def train_rationale(config: TrainConfig, echo=print, progress_factory=None) -> R
     space = _Space(vocab)
     network = model.network
 
-    def next_loss(rng: random.Random) -> dict[str, torch.Tensor]:
-        batch = rng.sample(items, min(config.batch_size, len(items)))
-        loss, _ = translation_loss(network, collate(batch, space, [RATIONALE_ROUTE]))
-        return {"loss": loss}
+    def sample(rng: random.Random) -> tuple:
+        return (collate(rng.sample(items, min(config.batch_size, len(items))), space, [RATIONALE_ROUTE]),)
 
     output = config.output / RATIONALE_SUBDIR
-    optimize(network, next_loss, config, output / "checkpoint.pt", random.Random(config.seed), echo)
+    optimize(network, sample, config, output / "checkpoint.pt", random.Random(config.seed), echo)
     model.save(output)
     (output / "checkpoint.pt").unlink(missing_ok=True)
     echo(f"saved the rationale model to {output} ({time.time() - started:.0f} s)")

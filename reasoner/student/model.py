@@ -201,7 +201,7 @@ class Student(nn.Module):
         ``read`` [B, T] the last copied word so far (-1 before any); ``step`` [B, T]
         the step index.
         """
-        batch = torch.arange(words.shape[0]).unsqueeze(1)
+        batch = torch.arange(words.shape[0], device=words.device).unsqueeze(1)
         is_span = previous_span[..., 0] >= 0
         vocab_part = self.vocab_embedding(previous_vocab.clamp(min=0))
         first = words[batch, previous_span[..., 0].clamp(min=0)]
@@ -236,7 +236,7 @@ class Student(nn.Module):
         query = self.start_query(hidden)
         keys = self.start_key(words)
         start = torch.einsum("btd,bnd->btn", query, keys) / math.sqrt(query.shape[-1])
-        offsets = torch.arange(words.shape[1]).view(1, 1, -1) - read.unsqueeze(-1)
+        offsets = torch.arange(words.shape[1], device=words.device).view(1, 1, -1) - read.unsqueeze(-1)
         bucket = distance_bucket(offsets, (read >= 0).unsqueeze(-1).expand_as(offsets))
         start = start + self.distance_bias(bucket).squeeze(-1)
         return vocab, start
@@ -252,11 +252,11 @@ class Student(nn.Module):
         b = words.shape[0]
         flat_starts = starts.reshape(b, -1)
         n = words.shape[1]
-        offsets = torch.arange(MAX_SPAN_WORDS)
+        offsets = torch.arange(MAX_SPAN_WORDS, device=words.device)
         ends = (flat_starts.unsqueeze(-1) + offsets).clamp(max=n - 1)  # [B, S, L]
-        batch = torch.arange(b).view(b, 1, 1)
+        batch = torch.arange(b, device=words.device).view(b, 1, 1)
         end_keys = self.end_key(words)[batch, ends]  # [B, S, L, d]
-        start_states = words[torch.arange(b).view(b, 1), flat_starts.clamp(min=0)]  # [B, S, d]
+        start_states = words[torch.arange(b, device=words.device).view(b, 1), flat_starts.clamp(min=0)]  # [B, S, d]
         query = self.end_query(hidden.reshape(b, -1, hidden.shape[-1])) + self.end_from_start(start_states)
         scores = torch.einsum("bsd,bsld->bsl", query, end_keys) / math.sqrt(query.shape[-1])
         scores = scores + self.length_bias.weight.view(1, 1, -1)
