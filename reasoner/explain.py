@@ -171,6 +171,26 @@ def derivation_tree(reply: dict[str, Any], goal: str, facts: set[str]) -> Node:
     return build(goal, frozenset())
 
 
+def prolog_tree(nodes: list[list]) -> Node | None:
+    """Build a derivation tree from the proof nodes of ``prove.pl`` ([id, parent, goal, file, line, clause])."""
+    built: dict[int, Node] = {}
+    root = None
+    for identifier, parent, goal, file, line, clause in nodes:
+        if file == "fact":
+            rule = None
+        elif file == "builtin":
+            rule = RuleInfo("built-in", 0, "", "builtin")
+        else:
+            rule = RuleInfo(file, int(line), clause, "rule")
+        node = Node(goal, rule)
+        built[identifier] = node
+        if parent == 0:
+            root = node
+        else:
+            built[parent].children.append(node)
+    return root
+
+
 def render_tree(node: Node, root_dir: str = "") -> str:
     """Render a derivation as an indented tree, one atom per line with its rule's file and line.
 
@@ -185,6 +205,8 @@ def render_tree(node: Node, root_dir: str = "") -> str:
         file = item.rule.file
         if root_dir and file.startswith(root_dir):
             file = file[len(root_dir):].lstrip("/")
+        if item.rule.kind == "builtin":
+            return f"{item.atom}   [built-in]"
         how = "chosen by" if item.rule.kind == "choice" else "by"
         return f"{item.atom}   [{how} {file}:{item.rule.line}  {item.rule.text}]"
 

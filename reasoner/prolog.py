@@ -14,6 +14,7 @@ its end, which closes it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 _engine = None
@@ -34,18 +35,60 @@ def _module(pack: str) -> str:
     return f"pack_{pack}"
 
 
-def _load(prolog, pack: str, files: list[str]) -> None:
+def _load(prolog, pack: str, files: list[str], module_name: str | None = None) -> None:
     """Consult the pack's files into its module, again when a file changed since the last load."""
     import os
 
     stamps = tuple(os.stat(path).st_mtime for path in files)
     if _loaded.get(pack) == stamps:
         return
-    module = _module(pack)
+    module = module_name or _module(pack)
     for path in files:
         quoted = path.replace("\\", "\\\\").replace("'", "\\'")
         list(prolog.query(f"load_files({module}:'{quoted}', [if(true)])"))
     _loaded[pack] = stamps
+
+
+def _set_facts(prolog, module: str, request: dict[str, Any]) -> None:
+    for predicate, count in request["inputs"].items():
+        arguments = ",".join(["_"] * count)
+        head = f"{predicate}({arguments})" if count else predicate
+        list(prolog.query(f"retractall({module}:{head})"))
+    for clause in request["prolog_facts"]:
+        list(prolog.query(f"assertz({module}:({clause}))"))
+
+
+def explain_request(request: dict[str, Any]) -> dict[str, Any]:
+    """Prove the answer with the meta-interpreter of ``prove.pl``; return the proof's nodes."""
+    from pyswip.prolog import PrologError
+
+    prolog = _prolog()
+    pack = request["pack"]
+    module = _module(pack)
+    name = request["answer"].split("/")[0]
+    try:
+        _load(prolog, "reason_prove", [str(Path(__file__).with_name("prove.pl"))], module_name="reason_prove")
+        _load(prolog, pack, request["files"])
+        _set_facts(prolog, module, request)
+        goal = f"call_with_time_limit({request['time_limit']:.3f}, reason_prove:explain({module}, {name}(X), Nodes))"
+        solutions = list(prolog.query(goal, maxresult=1))
+    except PrologError as error:
+        return {"status": "error", "message": f"Prolog: {error}"}
+    if not solutions:
+        return {"status": "error", "message": "the answer has no proof"}
+    nodes = []
+    for node in solutions[0]["Nodes"]:
+        values = [_text(argument) for argument in node]
+        nodes.append(values)
+    return {"status": "ok", "nodes": nodes}
+
+
+def _text(value) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, (int, float)):
+        return value
+    return str(value)
 
 
 def solve_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -59,12 +102,7 @@ def solve_request(request: dict[str, Any]) -> dict[str, Any]:
     name, arity = request["answer"].split("/")
     try:
         _load(prolog, pack, request["files"])
-        for predicate, count in request["inputs"].items():
-            arguments = ",".join(["_"] * count)
-            head = f"{predicate}({arguments})" if count else predicate
-            list(prolog.query(f"retractall({module}:{head})"))
-        for clause in request["prolog_facts"]:
-            list(prolog.query(f"assertz({module}:({clause}))"))
+        _set_facts(prolog, module, request)
         loaded = time.perf_counter()
         limit = max(0.01, request["time_limit"] - (loaded - started))
         goal = f"call_with_time_limit({limit:.3f}, findall(X, {module}:{name}(X), Xs))"

@@ -185,13 +185,22 @@ def explain(solver: Solver, pack: Pack, facts: Sequence[Fact], result: SolveResu
             time_limit: float = DEFAULT_TIME_LIMIT):
     """Return the derivation tree (:class:`reasoner.explain.Node`) of a verified answer, or None.
 
-    Returns None for packs that clingo does not run, for unverified results,
-    and when the traced program fails; the reason is logged.
+    Returns None for unverified results and when tracing fails; the reason is logged.
     """
-    from reasoner.explain import derivation_tree
+    from reasoner.explain import derivation_tree, prolog_tree
 
-    if pack.engine != "clingo" or not result.verified or not result.models:
+    if not result.verified or not result.models:
         return None
+    if pack.engine == "prolog":
+        request = {"engine": "prolog", "explain": True, "pack": pack.name,
+                   "files": [str(p) for p in pack.rule_files], "answer": pack.answer_predicate,
+                   "inputs": {name: len(types) for name, types in pack.inputs.items()},
+                   "prolog_facts": [fact.render_prolog()[:-1] for fact in facts], "time_limit": time_limit}
+        reply = solver.run(request, time_limit)
+        if reply is None or reply.get("status") != "ok":
+            log.warning("no derivation: %s", "time limit" if reply is None else reply.get("message"))
+            return None
+        return prolog_tree(reply["nodes"])
     name = pack.answer_predicate.split("/")[0]
     goals = [atom for atom in result.models[0] if atom.startswith(name + "(")]
     if len(goals) != 1:

@@ -93,7 +93,7 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
     if engine == "prolog":
         from reasoner import prolog
 
-        return prolog.solve_request(request)
+        return prolog.explain_request(request) if request.get("explain") else prolog.solve_request(request)
     return {"status": "error", "message": f"unknown engine {engine!r}"}
 
 
