@@ -43,6 +43,14 @@ class _NameAnonymous(ast.Transformer):
         return ast.Variable(node.location, f"ReasonAnonymous{self.count}")
 
 
+def _name_positive(namer: _NameAnonymous, literal: ast.AST) -> ast.AST:
+    """Name the anonymous variables of a positive literal; a negated one keeps ``_`` to stay safe."""
+    if (literal.ast_type == ast.ASTType.Literal and literal.sign == ast.Sign.NoSign
+            and literal.atom.ast_type == ast.ASTType.SymbolicAtom):
+        return namer(literal)
+    return literal
+
+
 def _positive_atoms(body) -> list[ast.AST]:
     atoms = []
     for literal in body:
@@ -65,7 +73,7 @@ def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
         return []
     head = statement.head
     namer = _NameAnonymous()
-    body = [namer(literal) for literal in statement.body]
+    body = [_name_positive(namer, literal) for literal in statement.body]
     location = statement.location
     info = (location.begin.filename, location.begin.line, str(statement))
     if head.ast_type == ast.ASTType.Literal and head.sign == ast.Sign.NoSign \
@@ -79,7 +87,7 @@ def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
             if literal.sign != ast.Sign.NoSign or literal.atom.ast_type != ast.ASTType.SymbolicAtom:
                 continue
             rules.append(RuleInfo(*info, "choice"))
-            condition = [namer(literal) for literal in element.condition]
+            condition = [_name_positive(namer, literal) for literal in element.condition]
             chosen = ast.Literal(location, ast.Sign.NoSign, literal.atom)
             full_body = list(body) + condition + [chosen]
             traced.append(_traced(location, len(rules) - 1, literal.atom.symbol,

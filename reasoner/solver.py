@@ -203,7 +203,7 @@ def explain(solver: Solver, pack: Pack, facts: Sequence[Fact], result: SolveResu
         return prolog_tree(reply["nodes"])
     name = pack.answer_predicate.split("/")[0]
     goals = [atom for atom in result.models[0] if atom.startswith(name + "(")]
-    if len(goals) != 1:
+    if not goals or (len(goals) > 1 and not pack.answer_predicate.endswith("/2")):
         return None
     request = {"engine": "clingo", "explain": True, "files": [str(p) for p in pack.rule_files],
                "facts": render_facts(facts), "time_limit": time_limit}
@@ -212,7 +212,13 @@ def explain(solver: Solver, pack: Pack, facts: Sequence[Fact], result: SolveResu
         log.warning("no derivation for %s: %s", goals[0], "time limit" if reply is None else reply.get("message"))
         return None
     fact_atoms = {fact.render()[:-1] for fact in facts}
-    return derivation_tree(reply, goals[0], fact_atoms)
+    if len(goals) == 1:
+        return derivation_tree(reply, goals[0], fact_atoms)
+    # A sequence answer: one derivation per element, under a root that names the whole answer.
+    from reasoner.explain import Node
+
+    return Node(f"{pack.answer_predicate} = {result.values[0]!r}", None,
+                [derivation_tree(reply, goal, fact_atoms) for goal in goals])
 
 
 def classify(reply: dict[str, Any], pack: Pack, question: Question | None) -> SolveResult:

@@ -1,0 +1,89 @@
+"""Derivations and emitted programs: the audit trail behind every verified answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import clingo
+import pytest
+
+from conftest import unseen_questions
+from reasoner.cli import write_program
+from reasoner.evaluate import answer_example
+from reasoner.bbh import Example
+from reasoner.explain import Node, render_tree, tree_to_json
+from reasoner.facts import parse_facts
+from reasoner.question import parse_question
+from reasoner.solver import explain
+from reasoner.symbols import symbol_value
+
+UNSEEN = unseen_questions()
+
+
+def leaves(node: Node) -> list[Node]:
+    if not node.children:
+        return [node]
+    return [leaf for child in node.children for leaf in leaves(child)]
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
+def test_gold_facts_have_a_derivation(packs, solver, item):
+    pack = packs[item["pack"]]
+    facts = parse_facts(item["facts"])
+    result = solver.solve(pack, facts, parse_question(item["question"]))
+    tree = explain(solver, pack, facts, result)
+    assert tree is not None
+    # A sequence answer (answer/2) has one derivation per element under its root.
+    roots = tree.children if pack.answer_predicate.endswith("/2") else [tree]
+    for root in roots:
+        assert root.atom.startswith("answer(")
+        assert root.rule is not None
+        assert root.rule.line > 0
+        assert root.rule.file.endswith((".lp", ".pl"))
+    # Every leaf is an input fact, a built-in goal, a rule fact of the pack, or an aggregate's result.
+    inputs = {fact.render()[:-1] for fact in facts} | {fact.render_prolog()[:-1] for fact in facts}
+    for leaf in leaves(tree):
+        assert leaf.atom in inputs or leaf.rule is not None
+    text = render_tree(tree)
+    assert text.splitlines()[0].startswith(tree.atom)
+    assert json.dumps(tree_to_json(tree))
+
+
+@pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
+def test_emitted_program_reproduces_answer(reasoner, tmp_path, item):
+    """One question per pack: the written facts and rules give the same answer without reason."""
+    answer = reasoner.answer(item["question"], pack=item["pack"])
+    assert answer.verified, [a.outcome for a in answer.attempts]
+    pack = reasoner.packs[item["pack"]]
+    write_program(answer, tmp_path, pack)
+    names = [path.name for path in pack.rule_files]
+    if pack.engine == "prolog":
+        goal = 'forall(answer(X), format("answer(\\"~w\\")~n", [X])), halt'
+        command = ["swipl", "-q", "-g", goal, *names, "facts.pl"]
+        output = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout
+        atoms = [clingo.parse_term(line) for line in output.splitlines()]
+    else:
+        command = [sys.executable, "-m", "clingo", *names, "facts.lp", "-n", "0", "--project=show", "--outf=2"]
+        report = json.loads(subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60).stdout)
+        witnesses = report["Call"][0]["Witnesses"]
+        assert len(witnesses) == 1
+        atoms = [clingo.parse_term(atom) for atom in witnesses[0]["Value"]]
+    assert (tmp_path / "README.txt").read_text(encoding="utf-8").startswith(f"Answer {answer.answer} of pack")
+    if pack.answer_predicate.endswith("/2"):
+        value = " ".join(symbol_value(a.arguments[1]) for a in sorted(atoms, key=lambda a: a.arguments[0].number))
+    else:
+        assert len(atoms) == 1
+        value = symbol_value(atoms[0].arguments[0])
+    assert parse_question(item["question"]).match(value, pack.answer_domain) == item["answer"]
+
+
+def test_every_eval_answer_has_derivation_or_label(reasoner):
+    """An evaluated answer is either verified with a derivation or labelled as the fallback's."""
+    for number, item in enumerate(UNSEEN):
+        example = Example("project", number, item["question"], item["answer"])
+        result = answer_example(reasoner, example)
+        assert result.route in ("solver", "fallback")
+        if result.route == "solver":
+            assert result.has_derivation
