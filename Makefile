@@ -34,3 +34,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info
+
+# Regenerate BENCHMARKS.md, runs/bench/*/report.json and docs/accuracy.png (about an hour on 2 cores).
+.PHONY: benchmarks
+benchmarks: venv
+	$(BIN)/python -m reasoner.benchmarks

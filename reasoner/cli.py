@@ -271,8 +271,10 @@ def _print_text(answer, rules: Path) -> None:
               help="Seconds per candidate for grounding and solving.")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/eval"), show_default=True,
               help="Directory for report.md, report.json and accuracy.png.")
+@click.option("--no-solver", is_flag=True,
+              help="Answer every question with the chain of thought alone: the neural-only baseline.")
 def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_model: Path | None, workers: int,
-                     limit: int | None, time_limit: float, output: Path) -> None:
+                     limit: int | None, time_limit: float, output: Path, no_solver: bool) -> None:
     """Evaluate on BBH and print accuracy per subtask with the route breakdown."""
     from tqdm import tqdm
 
@@ -307,7 +309,7 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
         bar.update(1)
         bar.set_postfix(accuracy=f"{correct / bar.n:.3f}")
 
-    options = {"model": model, "base_model": base_model, "time_limit": time_limit}
+    options = {"model": model, "base_model": base_model, "time_limit": time_limit, "use_solver": not no_solver}
     report = evaluate(examples, options, workers, progress)
     bar.close()
     report.split = split

@@ -108,7 +108,7 @@ def _init_worker(options: dict) -> None:
     from reasoner.student import StudentModel
 
     student = StudentModel.load(options["model"], options["base_model"])
-    _WORKER = Reasoner(student, time_limit=options["time_limit"])
+    _WORKER = Reasoner(student, time_limit=options["time_limit"], use_solver=options.get("use_solver", True))
 
 
 def _answer_in_worker(example: Example) -> QuestionResult:

@@ -75,6 +75,7 @@ class Reasoner:
         time_limit: float = DEFAULT_TIME_LIMIT,
         max_candidates: int = MAX_CANDIDATES,
         beam_size: int = 6,
+        use_solver: bool = True,
     ):
         self.student = student
         self.fallback = fallback or Fallback(student)
@@ -84,6 +85,8 @@ class Reasoner:
         self.time_limit = time_limit
         self.max_candidates = max_candidates
         self.beam_size = beam_size
+        # Without the solver every question goes to the chain of thought: the neural-only baseline.
+        self.use_solver = use_solver
 
     def close(self) -> None:
         self.solver.close()
@@ -103,7 +106,10 @@ class Reasoner:
         question = parse_question(text)
         encoded = self.student.encode(question.text)
         encoded_at = time.perf_counter()
-        candidates = self.student.translate(question.text, pack=pack, beam_size=self.beam_size, encoded=encoded)
+        if self.use_solver:
+            candidates = self.student.translate(question.text, pack=pack, beam_size=self.beam_size, encoded=encoded)
+        else:
+            candidates = []
         translated_at = time.perf_counter()
         times = {"encode": encoded_at - started, "translate": translated_at - encoded_at}
 
@@ -130,6 +136,9 @@ class Reasoner:
         times["solve"] = solved_at - translated_at
 
         best_pack = candidates[0].pack if candidates else None
+        if best_pack is None and not self.use_solver:
+            routed = self.student.route(encoded)[0][0]
+            best_pack = routed if routed in self.packs else None
         domain = self.packs[best_pack].answer_domain if best_pack else ()
         fallback: FallbackAnswer = self.fallback.answer(question, encoded, domain)
         times["fallback"] = time.perf_counter() - solved_at
