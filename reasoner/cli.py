@@ -212,8 +212,9 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
     text = read_question(question_file)
     reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script)
     try:
-        if pack is not None and pack not in reasoner.packs:
-            raise click.UsageError(f"unknown pack {pack!r}; packs: {', '.join(sorted(reasoner.packs))}")
+        if pack is not None and pack not in reasoner.student.space.packs:
+            known = ", ".join(sorted(reasoner.student.space.packs))
+            raise ReasonError(f"unknown pack {pack!r}; the student translates for: {known}", EXIT_USAGE)
         answer = reasoner.answer(text, pack=pack, explain_answer=explain_answer)
     finally:
         reasoner.close()

@@ -55,7 +55,8 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     """
     bbh = BBH(config.data)
     packs = load_packs()
-    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
+    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic,
+                             config.record_dir)
     pool = [e for e in examples if e.facts is None and e.route != NO_PACK and e.target is not None]
     echo(f"co-training: {len(pool)} training questions with a gold answer but no annotation")
 

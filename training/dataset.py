@@ -29,7 +29,7 @@ from reasoner.student.encoder import EncodedQuestion, PretrainedEncoder
 from reasoner.student.model import WORD_FLAGS
 from reasoner.student.words import MAX_SPAN_WORDS, Word, can_end_span, can_start_span, find_spans, segment
 from training import augment
-from training.annotate import SYNTHETIC_DIR, record_path
+from training.annotate import RECORD_DIR, SYNTHETIC_DIR, record_path
 from training.records import read_jsonl
 
 log = logging.getLogger("reasoner")
@@ -125,7 +125,8 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
 
 
 def load_examples(bbh: BBH | None, packs: dict[str, Pack], subtasks: list[str] | None = None,
-                  annotated_fraction: float = 1.0, seed: int = 0, synthetic: bool = True) -> list[Example]:
+                  annotated_fraction: float = 1.0, seed: int = 0, synthetic: bool = True,
+                  record_dir: Path = RECORD_DIR) -> list[Example]:
     """Return the training examples: annotated questions, teacher-written ones, and route-only ones.
 
     ``annotated_fraction`` keeps that share of each subtask's annotations (the
@@ -139,7 +140,7 @@ def load_examples(bbh: BBH | None, packs: dict[str, Pack], subtasks: list[str] |
     subtask_pack = {s: p for p in packs.values() for s in p.subtasks}
     for subtask in (subtasks or SUBTASKS) if bbh is not None else ():
         pack = subtask_pack.get(subtask)
-        records = {r["index"]: r for r in read_jsonl(record_path(subtask))} if pack else {}
+        records = {r["index"]: r for r in read_jsonl(record_path(subtask, record_dir))} if pack else {}
         indices = sorted(records)
         rng.shuffle(indices)
         kept = set(indices[: round(annotated_fraction * len(indices))])

@@ -28,7 +28,7 @@ import torch
 
 from reasoner.bbh import BBH
 from reasoner.packs import load_packs
-from reasoner.paths import DEFAULT_BBH_DIR, MODEL_DIR, ROOT
+from reasoner.paths import DEFAULT_BBH_DIR, MODEL_DIR, ROOT, TRAINING_DIR
 from reasoner.student import StudentModel
 from reasoner.student.encoder import PretrainedEncoder
 from reasoner.student.model import NEG_INF, Student
@@ -61,6 +61,7 @@ class TrainConfig:
     max_examples: int | None = None  # cap on annotated examples, for quick runs and tests
     sizes: dict = field(default_factory=dict)  # StudentConfig overrides (d_model, decoder_layers, ...)
     cache: Path | None = ROOT / ".cache" / "encodings.pt"
+    record_dir: Path = TRAINING_DIR / "records"  # where the verified teacher annotations are read
     extra_examples: list = field(default_factory=list)  # more Example objects (co-training targets)
 
 
@@ -227,7 +228,8 @@ def optimize(network: torch.nn.Module, sample: Callable[[random.Random], tuple],
 def prepare(config: TrainConfig, encoder: PretrainedEncoder, packs, progress_factory=None):
     """Load, augment and encode the examples; return (translation examples, router examples, counts)."""
     bbh = BBH(config.data) if config.data else None
-    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
+    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic,
+                             config.record_dir)
     examples += list(config.extra_examples)
     annotated = [e for e in examples if e.facts is not None]
     if config.max_examples is not None:

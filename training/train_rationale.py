@@ -102,7 +102,8 @@ def train_rationale(config: TrainConfig, echo=print, progress_factory=None) -> R
     packs = load_packs()
     encoder = PretrainedEncoder(config.base_model)
     bbh = BBH(config.data) if config.data else None
-    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic)
+    examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic,
+                             config.record_dir)
     annotated = [e for e in examples if e.facts is not None]
     if config.max_examples is not None:
         annotated = annotated[: config.max_examples]

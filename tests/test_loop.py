@@ -1,0 +1,81 @@
+"""The whole co-distillation loop in seconds: distill, co-train, propose, admit, retrain.
+
+A replaying teacher on 127.0.0.1 answers from recorded responses. The data is
+a BBH-shaped folder of teacher-written Boolean questions (the benchmark itself
+is not needed), and the student is tiny and trained for a few steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from reasoner.bbh import BBH
+from reasoner.packs import load_pack
+from teacher_server import ReplayTeacher
+from training.cotrain import cotrain
+from training.distill import distill
+from training.records import read_jsonl
+from training.rulelearn import TrainingCase, learn_rules, pack_accuracy
+from training.teacher import ResponseCache, Teacher, TeacherConfig, sha256_text
+from training.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {"d_model": 32, "ff_dim": 64, "decoder_layers": 1, "heads": 2}
+
+
+def boolean_bbh(root: Path, count: int) -> tuple[BBH, list[dict]]:
+    records = read_jsonl(ROOT / "training" / "records" / "synthetic" / "boolean_expressions.jsonl")[:count]
+    (root / "bbh").mkdir(parents=True)
+    examples = [{"input": r["question"], "target": r["answer"]} for r in records]
+    (root / "bbh" / "boolean_expressions.json").write_text(json.dumps({"examples": examples}), encoding="utf-8")
+    train_count = count - 4
+    split = {"train": {"boolean_expressions": list(range(train_count))},
+             "test": {"boolean_expressions": list(range(train_count, count))}}
+    (root / "split.json").write_text(json.dumps(split), encoding="utf-8")
+    return BBH(root), records
+
+
+def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
+    bbh, records = boolean_bbh(tmp_path / "bbh", 14)
+    annotated = records[:5]  # the teacher has responses for five of the ten training questions
+    responses = {sha256_text(r["question"]): r["facts"] for r in annotated}
+    record_dir = tmp_path / "records"
+
+    # 1. Distill: the teacher annotates; unknown questions are rejected by the server and skipped.
+    with ReplayTeacher(responses) as server:
+        teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", backoff=0.01), ResponseCache(tmp_path / "cache.jsonl"))
+        report = distill(bbh, ["boolean_expressions"], teacher, solver, None, echo=lambda _: None, record_dir=record_dir)
+    assert report.verified == 5
+    assert len(read_jsonl(record_dir / "boolean_expressions.jsonl")) == 5
+
+    # 2. Co-train: one round over the five questions without annotations.
+    config = TrainConfig(output=tmp_path / "student", data=bbh.root, steps=2, batch_size=4, router_batch_size=4,
+                         augment_copies=1, sizes=TINY, log_every=1, warmup=1, synthetic=False,
+                         subtasks=["boolean_expressions"], cache=tmp_path / "encodings.pt", record_dir=record_dir)
+    lines: list[str] = []
+    rounds = cotrain(config, rounds=1, samples=2, echo=lines.append)
+    assert [r.round for r in rounds] == [0, 1]
+    assert rounds[1].unannotated == 5
+    assert 0 <= rounds[1].verified_total <= 5
+    assert any(line.startswith("round 1: ") for line in lines)
+
+    # 3. Propose and admit: the pack without "not" gets it back from the recorded proposal.
+    pack_dir = tmp_path / "packs" / "boolean_expressions"
+    shutil.copytree(ROOT / "tests" / "data" / "rulelearn" / "boolean_expressions", pack_dir)
+    pack = load_pack(pack_dir)
+    cases = [TrainingCase(json.loads(line)["id"], json.loads(line)["question"], json.loads(line)["facts"],
+                          json.loads(line)["answer"])
+             for line in (ROOT / "tests" / "data" / "rulelearn" / "cases.jsonl").read_text(encoding="utf-8").splitlines()]
+    cache = tmp_path / "proposals.jsonl"
+    shutil.copyfile(ROOT / "training" / "records" / "teacher_cache.jsonl", cache)
+    decision = learn_rules(pack, cases, Teacher(TeacherConfig(model="claude-subagent"), ResponseCache(cache)),
+                           solver, record_dir=record_dir, echo=lambda _: None)
+    assert decision.admitted
+    assert pack_accuracy(load_pack(pack_dir), cases, solver)[0] == 1.0
+
+    # 4. Retrain on the annotations and the co-training targets; the student loads and translates.
+    student = train(config, echo=lambda _: None)
+    assert (tmp_path / "student" / "model.safetensors").is_file()
+    assert student.info["examples"]["annotated"] == 5
