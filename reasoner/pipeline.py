@@ -105,43 +105,60 @@ class Reasoner:
         started = time.perf_counter()
         question = parse_question(text)
         encoded = self.student.encode(question.text)
-        encoded_at = time.perf_counter()
-        if self.use_solver:
-            candidates = self.student.translate(question.text, pack=pack, beam_size=self.beam_size, encoded=encoded)
-        else:
-            candidates = []
-        translated_at = time.perf_counter()
-        times = {"encode": encoded_at - started, "translate": translated_at - encoded_at}
+        times = {"encode": time.perf_counter() - started, "translate": 0.0, "solve": 0.0}
 
         attempts: list[Attempt] = []
-        for candidate in candidates[: self.max_candidates]:
-            try:
-                facts = parse_facts(candidate.facts)
-            except TranslationError as error:  # cannot happen with constrained decoding; kept as a guard
-                attempts.append(Attempt(candidate.pack, candidate.facts, candidate.score, Outcome.TRANSLATION_ERROR.value, str(error)))
-                continue
-            result = self.solver.solve(self.packs[candidate.pack], facts, question, self.time_limit)
-            attempts.append(Attempt(candidate.pack, candidate.facts, candidate.score, result.outcome.value,
-                                    result.message, result.answer))
-            if result.verified:
-                times["solve"] = time.perf_counter() - translated_at
+        candidates: list = []
+        tried: set[str] = set()
+        # Greedy decoding first: its single candidate is verified for most questions at a
+        # fraction of the cost of the beam search, which runs only when greedy fails.
+        for beam_size in (1, self.beam_size) if self.use_solver else ():
+            translating = time.perf_counter()
+            new = [c for c in self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded)
+                   if c.facts not in tried]
+            times["translate"] += time.perf_counter() - translating
+            candidates += new
+            for candidate in new:
+                if len(tried) >= self.max_candidates:
+                    break
+                tried.add(candidate.facts)
+                solving = time.perf_counter()
+                attempt, result, facts = self._try(candidate, question)
+                attempts.append(attempt)
+                times["solve"] += time.perf_counter() - solving
+                if result is None or not result.verified:
+                    continue
                 derivation = None
                 if explain_answer:
+                    explaining = time.perf_counter()
                     derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
-                    times["explain"] = time.perf_counter() - translated_at - times["solve"]
+                    times["explain"] = time.perf_counter() - explaining
                 times["total"] = time.perf_counter() - started
                 return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
                               result, attempts, times=times, derivation=derivation)
-        solved_at = time.perf_counter()
-        times["solve"] = solved_at - translated_at
 
+        falling_back = time.perf_counter()
+        candidates.sort(key=lambda c: c.score, reverse=True)
         best_pack = candidates[0].pack if candidates else None
-        if best_pack is None and not self.use_solver:
+        if best_pack is None:
             routed = self.student.route(encoded)[0][0]
             best_pack = routed if routed in self.packs else None
         domain = self.packs[best_pack].answer_domain if best_pack else ()
         fallback: FallbackAnswer = self.fallback.answer(question, encoded, domain)
-        times["fallback"] = time.perf_counter() - solved_at
+        times["fallback"] = time.perf_counter() - falling_back
         times["total"] = time.perf_counter() - started
         return Answer(question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, attempts,
                       fallback.rationale, times)
+
+    def _try(self, candidate, question: Question):
+        """Parse and solve one candidate; return its attempt record, the solve result and the facts."""
+        try:
+            facts = parse_facts(candidate.facts)
+        except TranslationError as error:  # cannot happen with constrained decoding; kept as a guard
+            attempt = Attempt(candidate.pack, candidate.facts, candidate.score,
+                              Outcome.TRANSLATION_ERROR.value, str(error))
+            return attempt, None, None
+        result = self.solver.solve(self.packs[candidate.pack], facts, question, self.time_limit)
+        attempt = Attempt(candidate.pack, candidate.facts, candidate.score, result.outcome.value,
+                          result.message, result.answer)
+        return attempt, result, facts

@@ -42,8 +42,12 @@ def card(directory: Path) -> str:
     ]
     if rationale:
         rationale_network = rationale["network"]
+        rationale_info = rationale.get("info", {})
         lines.append(f"| rationale model | {rationale_network['decoder_layers']} layers, width {rationale_network['d_model']}, "
-                     f"{len(rationale['vocab'])}-word vocabulary |")
+                     f"{len(rationale['vocab'])}-word vocabulary, {rationale_info.get('trained_parameters', 0):,} parameters |")
+        if rationale_info:
+            lines.append(f"| rationale model training | {rationale_info.get('steps')} steps on {rationale_info.get('rationales')} "
+                         f"rationales, {rationale_info.get('wall_time_s', 0) / 60:.1f} min |")
     lines += [
         f"| weights | safetensors, float16, {size_mb:.1f} MB in all |",
         f"| written on | Python {platform.python_version()}, {platform.machine()} |",

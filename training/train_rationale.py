@@ -141,7 +141,9 @@ def train_rationale(config: TrainConfig, echo=print, progress_factory=None) -> R
 
     output = config.output / RATIONALE_SUBDIR
     optimize(network, sample, config, output / "checkpoint.pt", random.Random(config.seed), echo)
-    model.save(output)
+    info = {"steps": config.steps, "batch_size": config.batch_size, "seed": config.seed, "rationales": len(items),
+            "trained_parameters": model.network.parameter_count(), "wall_time_s": round(time.time() - started, 1)}
+    model.save(output, info)
     (output / "checkpoint.pt").unlink(missing_ok=True)
-    echo(f"saved the rationale model to {output} ({time.time() - started:.0f} s)")
+    echo(f"saved the rationale model to {output} ({info['wall_time_s']:.0f} s)")
     return model

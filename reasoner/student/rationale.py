@@ -75,15 +75,16 @@ class RationaleModel:
         network.load_state_dict({k: v.float() for k, v in load_file(str(weights_path)).items()})
         return cls(network, saved["vocab"])
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, info: dict | None = None) -> None:
+        """Write config.json (sizes, vocabulary, training record ``info``) and float16 safetensors."""
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.network.state_dict().items()}
         temporary = directory / "model.safetensors.tmp"
         save_file(state, str(temporary))
         temporary.replace(directory / "model.safetensors")
         temporary = directory / "config.json.tmp"
-        temporary.write_text(json.dumps({"network": self.network.config.to_dict(), "vocab": self.vocab},
-                                        ensure_ascii=False) + "\n", encoding="utf-8")
+        temporary.write_text(json.dumps({"network": self.network.config.to_dict(), "vocab": self.vocab,
+                                         "info": info or {}}, ensure_ascii=False) + "\n", encoding="utf-8")
         temporary.replace(directory / "config.json")
 
     # -- running the network -------------------------------------------------
