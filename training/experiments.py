@@ -58,6 +58,7 @@ def main() -> None:
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
                    f"--steps {arguments.steps}",
+        "fraction": arguments.fraction,
         "subtasks": FIRST_FIVE_SUBTASKS,
         "test_questions": len(test),
         "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy},
