@@ -313,15 +313,22 @@ def rationale(context: click.Context, subtask: str, responses, teacher: str) -> 
 @main.command()
 @click.pass_context
 def status(context: click.Context) -> None:
-    """Print how many training questions of each packed subtask have verified records."""
+    """Print how many training questions have verified facts, teacher-written questions and rationales."""
+    from reasoner.bbh import SUBTASKS
+
     bbh = _bbh(context)
     for pack in load_packs().values():
         for subtask in pack.subtasks:
             total = len(bbh.split_indices(subtask)["train"])
             done = len(read_jsonl(record_path(subtask)))
-            click.echo(f"{subtask:45s} {done:4d} / {total}")
+            click.echo(f"{subtask:45s} {done:4d} / {total} facts")
         synthetic_count = len(read_jsonl(SYNTHETIC_DIR / f"{pack.name}.jsonl"))
-        click.echo(f"{'  synthetic ' + pack.name:45s} {synthetic_count:4d}")
+        click.echo(f"{'  synthetic ' + pack.name:45s} {synthetic_count:4d} questions")
+    for subtask in SUBTASKS:
+        rationales = len(read_jsonl(RATIONALE_DIR / f"{subtask}.jsonl"))
+        if rationales:
+            total = len(bbh.split_indices(subtask)["train"])
+            click.echo(f"{subtask:45s} {rationales:4d} / {total} rationales")
 
 
 if __name__ == "__main__":
