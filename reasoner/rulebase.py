@@ -127,16 +127,19 @@ def pack_doc(pack: Pack) -> str:
         lines.append(f"- Answers without options: {', '.join(pack.answer_domain)}")
     lines += ["", "## Inputs", "", "| predicate | argument types |", "| --- | --- |"]
     for name, types in sorted(pack.inputs.items()):
-        lines.append(f"| `{name}/{len(types)}` | {', '.join(f'`{t}`' for t in types)} |")
+        # A "|" inside a table cell must be escaped, even within backticks.
+        described = ", ".join(f"`{t}`".replace("|", "\\|") for t in types)
+        lines.append(f"| `{name}/{len(types)}` | {described} |")
     for path in pack.rule_files:
         lines += ["", f"## `{path.name}`", ""]
-        header = [line[1:].strip() if line.startswith("% ") or line == "%" else line[1:] for line in _header(path).split("\n")]
+        header = [line[2:] if line.startswith("% ") else line[1:] for line in _header(path).split("\n")]
         lines += ["```text", *header, "```", "", "### Rule groups", ""]
         lines += _rule_groups(path)
     lines += ["", "## Regression cases", "", "| case | expected | facts |", "| --- | --- | --- |"]
     for case in pack.cases:
         facts = " ".join(line.strip() for line in case.facts_text.split("\n")[1:] if line.strip() and not line.startswith("%"))
-        lines.append(f"| `{case.name}` | {case.expected} | `{facts}` |")
+        cell = f"`{facts}`".replace("|", "\\|")
+        lines.append(f"| `{case.name}` | {case.expected} | {cell} |")
     return "\n".join(lines) + "\n"
 
 
