@@ -80,3 +80,12 @@ def test_pack_doc_lists_rules_and_cases(packs, name):
     assert "Provenance:" in page
     for case in packs[name].cases:
         assert f"`{case.name}`" in page
+
+
+@pytest.mark.parametrize("name", PACKS)
+def test_committed_doc_is_current(packs, name):
+    """docs/rules/<pack>.md is what `reason rules doc` writes now; rerun it after changing a pack."""
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parent.parent / "docs" / "rules" / f"{name}.md"
+    assert committed.read_text(encoding="utf-8") == pack_doc(packs[name])

@@ -194,7 +194,20 @@ def temporal_sequences(facts: list[Fact], atoms, answer: str) -> list[str]:
     return lines
 
 
+def colored_objects(facts: list[Fact], atoms, answer: str) -> list[str]:
+    entries = [f"{f.args[0]}: {f.args[1]} {f.args[2]} {f.args[3]}" for f in facts if f.predicate == "item"]
+    lines = [f"The objects in order are {'; '.join(entries)}."]
+    targets = [a[0] for a in atoms["target"]]
+    counts = [a[0] for a in atoms["count"]]
+    if targets:
+        lines.append(f"The object asked about is number {targets[0]}.")
+    if counts:
+        lines.append(f"Counting gives {counts[0]}.")
+    return lines
+
+
 VERBALISERS: dict[str, Callable] = {
+    "colored_objects": colored_objects,
     "hyperbaton": hyperbaton,
     "temporal_sequences": temporal_sequences,
     "multistep_arithmetic": multistep_arithmetic,
