@@ -48,7 +48,12 @@ def bbh_dir():
     return DEFAULT_BBH_DIR
 
 
-def unseen_questions() -> list[dict]:
+def unseen_questions(name: str = "unseen.jsonl") -> list[dict]:
     """Questions written for the project: names, scenes and sizes that BBH never uses."""
-    path = TESTS / "data" / "unseen.jsonl"
+    path = TESTS / "data" / name
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def pack_questions() -> list[dict]:
+    """One or more project-written questions, with gold facts, for every pack."""
+    return unseen_questions("unseen.jsonl") + unseen_questions("unseen_more.jsonl")

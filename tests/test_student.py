@@ -47,7 +47,7 @@ def test_name_missing_from_question_is_alignment_error(packs):
 def test_misnumbered_sequence_is_alignment_error(packs):
     space = ActionSpace(packs.values())
     text = "True and False is"
-    facts = parse_facts("token(1, true). token(3, and). token(4, false).")
+    facts = parse_facts('token(1, "True"). token(3, "and"). token(4, "False").')
     with pytest.raises(AlignmentError, match="not numbered"):
         target_steps(space, packs["boolean_expressions"], text, segment(text), facts)
 

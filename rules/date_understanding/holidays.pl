@@ -17,3 +17,16 @@ holiday_date('St. Patrick\'s Day', 3, 17).
 holiday_date('Boxing Day', 12, 26).
 holiday_date('Bastille Day', 7, 14).
 holiday_date('Groundhog Day', 2, 2).
+holiday_date('Canada Day', 7, 1).
+holiday_date('Cinco de Mayo', 5, 5).
+holiday_date('Juneteenth', 6, 19).
+holiday_date('Earth Day', 4, 22).
+holiday_date('April Fools\' Day', 4, 1).
+holiday_date('Guy Fawkes Night', 11, 5).
+holiday_date('Anzac Day', 4, 25).
+holiday_date('Veterans Day', 11, 11).
+holiday_date('Pi Day', 3, 14).
+holiday_date('Epiphany', 1, 6).
+holiday_date('All Saints\' Day', 11, 1).
+holiday_date('International Women\'s Day', 3, 8).
+holiday_date('St. Andrew\'s Day', 11, 30).
