@@ -30,7 +30,7 @@ def card(directory: Path) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        f"| reproduce | `reason train --seed {info.get('seed', 0)} --steps {info.get('steps')}` |",
+        f"| reproduce | `reason train --seed {info.get('seed', 0)} --steps {info.get('steps')} --augment {info.get('augment_copies')}` |",
         f"| seed | {info.get('seed')} |",
         f"| translator and router, trained parameters | {info.get('trained_parameters', 0):,} |",
         f"| decoder | {network['decoder_layers']} layers, width {network['d_model']}, {network['heads']} heads |",
