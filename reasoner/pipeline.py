@@ -22,7 +22,7 @@ from reasoner.fallback import Fallback, FallbackAnswer
 from reasoner.packs import Pack, load_packs
 from reasoner.paths import RULES_DIR
 from reasoner.question import Question, parse_question
-from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolveResult, explain
+from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolverError, SolveResult, explain
 from reasoner.student import StudentModel
 
 log = logging.getLogger("reasoner")
@@ -158,7 +158,13 @@ class Reasoner:
             attempt = Attempt(candidate.pack, candidate.facts, candidate.score,
                               Outcome.TRANSLATION_ERROR.value, str(error))
             return attempt, None, None
-        result = self.solver.solve(self.packs[candidate.pack], facts, question, self.time_limit)
+        try:
+            result = self.solver.solve(self.packs[candidate.pack], facts, question, self.time_limit)
+        except SolverError as error:
+            # The solver process died (it is restarted for the next candidate); the question goes on.
+            log.warning("solver process failed on a %s candidate: %s", candidate.pack, error)
+            attempt = Attempt(candidate.pack, candidate.facts, candidate.score, Outcome.SOLVER_ERROR.value, str(error))
+            return attempt, None, None
         attempt = Attempt(candidate.pack, candidate.facts, candidate.score, result.outcome.value,
                           result.message, result.answer)
         return attempt, result, facts
