@@ -97,6 +97,22 @@ def rule_learning_demo() -> dict:
             "teacher_calls": teacher.calls, "learned": learned}
 
 
+FIRST_FIVE = [
+    "logical_deduction_three_objects", "logical_deduction_five_objects", "logical_deduction_seven_objects",
+    "tracking_shuffled_objects_three_objects", "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects", "web_of_lies", "boolean_expressions", "navigate",
+]
+
+
+def summary(report: dict, subtasks: list[str]) -> tuple[float, float, int]:
+    """Return the mean accuracy, the solver-route share and the question count over ``subtasks``."""
+    rows = [s for s in report["subtasks"] if s["subtask"] in subtasks]
+    questions = sum(s["questions"] for s in rows)
+    mean = statistics.mean(s["accuracy"] for s in rows)
+    solver = sum(s["solver_share"] * s["questions"] for s in rows) / questions
+    return mean, solver, questions
+
+
 def pct(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -123,6 +139,12 @@ def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict
         "(`split.json`: 3,905 questions, never used for training or tuning), on "
         f"{platform.machine()} with 2 CPU cores and no GPU. `python -m reasoner.benchmarks` reruns them all",
         "and rewrites this page.",
+        "",
+        "## Summary",
+        "",
+        "| subtasks | test questions | mean accuracy % | solver route % |",
+        "| --- | --- | --- | --- |",
+        *summary_rows(full),
         "",
         "## Accuracy per subtask",
         "",
@@ -185,6 +207,25 @@ def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict
     if cotrain:
         lines += cotrain_section(cotrain)
     return "\n".join(lines)
+
+
+def summary_rows(full: dict) -> list[str]:
+    from reasoner.packs import load_packs
+
+    packs = load_packs()
+    packed = [s for p in packs.values() for s in p.subtasks]
+    no_knowledge = [s for p in packs.values() if p.knowledge == "none" for s in p.subtasks]
+    groups = [
+        ("the first five packs (nine subtasks)", FIRST_FIVE),
+        (f"every packed subtask ({len(packed)})", packed),
+        (f"packed subtasks whose pack needs no entity knowledge base ({len(no_knowledge)})", no_knowledge),
+        ("all 27 subtasks", [s["subtask"] for s in full["subtasks"]]),
+    ]
+    rows = []
+    for label, names in groups:
+        mean, solver, questions = summary(full, names)
+        rows.append(f"| {label} | {questions} | {pct(mean)} | {pct(solver)} |")
+    return rows
 
 
 def cotrain_section(report: dict) -> list[str]:

@@ -146,3 +146,37 @@ def test_solver_wrapper_never_crashes(packs, solver, items):
     facts = [Fact(p, tuple(Constant(a) if a in ("truth", "lie", "maybe") else a for a in args)) for p, args in items]
     result = solver.solve(packs["web_of_lies"], facts)
     assert isinstance(result.outcome, Outcome)
+
+
+NAMES = ["Zoë", "O'Brien", 'Bea "Bee" Ruiz', "Jean-Luc", "back\\slash", "Ōtake's 'quoted' café", "line\\nbreak"]
+
+
+def make_prolog_pack(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "pack.toml").write_text(textwrap.dedent(f"""\
+        name = "{directory.name}"
+        purpose = "A Prolog pack written by a test."
+        engine = "prolog"
+        answer = "answer/1"
+        [inputs]
+        person = ["name"]
+        """), encoding="utf-8")
+    (directory / "echo.pl").write_text(":- dynamic person/1.\nanswer(X) :- person(X).\n", encoding="utf-8")
+    return directory
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_round_trip_through_prolog(tmp_path, solver, name):
+    pack = load_pack(make_prolog_pack(tmp_path / "echo"))
+    result = solver.solve(pack, [Fact("person", (name,))])
+    assert result.outcome is Outcome.ANSWER
+    assert result.answer == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_round_trip_through_clingo(tmp_path, solver, name):
+    rules = '#defined item/1.\nanswer(X) :- item(X).\n#show answer/1.\n'
+    pack = load_pack(make_pack(tmp_path / "echo", rules))
+    result = solver.solve(pack, [Fact("item", (name,))])
+    assert result.outcome is Outcome.ANSWER
+    assert result.answer == name
