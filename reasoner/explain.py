@@ -215,6 +215,8 @@ def render_tree(node: Node, root_dir: str = "") -> str:
             file = file[len(root_dir):].lstrip("/")
         if item.rule.kind == "builtin":
             return f"{item.atom}   [built-in]"
+        if item.rule.kind == "search":
+            return f"{item.atom}   [{item.rule.text}: every world of {file} was tried]"
         how = "chosen by" if item.rule.kind == "choice" else "by"
         return f"{item.atom}   [{how} {file}:{item.rule.line}  {item.rule.text}]"
 

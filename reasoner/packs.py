@@ -58,6 +58,9 @@ class Pack:
     # Pack-level knowledge: "none", or "entities" when the pack relies on a
     # knowledge base of named entities that cannot be complete.
     knowledge: str = "none"
+    # The answer that "no answer set" stands for, in packs that search for a
+    # refutation (a counter-model); empty when unsatisfiable means no answer.
+    unsatisfiable_answer: str = ""
     rule_files: tuple[Path, ...] = field(default=())
 
     @property
@@ -114,6 +117,7 @@ def load_pack(directory: Path) -> Pack:
         inputs=inputs,
         answer_domain=tuple(manifest.get("answer_domain", ())),
         knowledge=manifest.get("knowledge", "none"),
+        unsatisfiable_answer=manifest.get("unsatisfiable_answer", ""),
         rule_files=rule_files,
     )
 

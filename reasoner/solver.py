@@ -189,7 +189,16 @@ def explain(solver: Solver, pack: Pack, facts: Sequence[Fact], result: SolveResu
     """
     from reasoner.explain import derivation_tree, prolog_tree
 
-    if not result.verified or not result.models:
+    if not result.verified:
+        return None
+    if not result.models and pack.unsatisfiable_answer:
+        from reasoner.explain import Node, RuleInfo
+
+        # A refutation search that failed everywhere has no derivation to show,
+        # only the exhausted search: say so, pointing at the pack's rules.
+        rule = RuleInfo(str(pack.rule_files[0]), 1, "the search for a counter-model found none", "search")
+        return Node(f'{pack.answer_predicate.split("/")[0]}("{pack.unsatisfiable_answer}")', rule)
+    if not result.models:
         return None
     if pack.engine == "prolog":
         request = {"engine": "prolog", "explain": True, "pack": pack.name,
@@ -232,6 +241,13 @@ def classify(reply: dict[str, Any], pack: Pack, question: Question | None) -> So
     if reply["interrupted"]:
         return SolveResult(Outcome.TIME_LIMIT, message="solving was interrupted at the time limit", **common)
     if not models:
+        if pack.unsatisfiable_answer and reply["exhausted"]:
+            # The pack searched for a refutation and the search space holds none.
+            answer = (question or Question(text="", stem="")).match(pack.unsatisfiable_answer, pack.answer_domain)
+            if answer is not None:
+                return SolveResult(Outcome.ANSWER, answer=answer, values=[pack.unsatisfiable_answer],
+                                   models=[], exhausted=True, times=reply["times"],
+                                   message="no counter-model exists")
         return SolveResult(Outcome.UNSATISFIABLE, message="the facts contradict the pack's rules", **common)
     if len(models) == 1 and len(models[0]["answers"]) == 1:
         value = models[0]["answers"][0]
