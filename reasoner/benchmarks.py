@@ -9,8 +9,9 @@
 3. ``reason eval --subtasks packed --limit 20 --workers 1``: in-process latency;
 4. ``reason solve examples/liars_chain.txt`` three times: the cold start;
 
-then writes BENCHMARKS.md, ``runs/bench/*/report.json`` and the chart
-``runs/bench/full/accuracy.png`` (copied to ``docs/accuracy.png``).
+then writes BENCHMARKS.md, the reports ``runs/bench/*/report.json`` (copied to
+``docs/benchmarks/``) and the chart ``runs/bench/full/accuracy.png`` (copied to
+``docs/accuracy.png``).
 Pass ``--skip-runs`` to rebuild the page from reports already in ``runs/bench``.
 """
 
@@ -257,8 +258,10 @@ def main() -> None:
         cold = run_all()
     reports = {name: json.loads((BENCH / name / "report.json").read_text(encoding="utf-8")) for name in RUNS}
     model_info = json.loads((MODEL_DIR / "config.json").read_text(encoding="utf-8"))
-    Path("docs").mkdir(exist_ok=True)
+    Path("docs/benchmarks").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(BENCH / "full" / "accuracy.png", Path("docs") / "accuracy.png")
+    for name in RUNS:
+        shutil.copyfile(BENCH / name / "report.json", Path("docs/benchmarks") / f"{name}.json")
     cotrain_path = Path("runs/cotrain/report.json")
     cotrain = json.loads(cotrain_path.read_text(encoding="utf-8")) if cotrain_path.exists() else None
     text = page(reports["full"], reports["baseline"], reports["latency"], cold, model_info, rule_learning_demo(), cotrain)

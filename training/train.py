@@ -72,7 +72,7 @@ def translation_loss(model: Student, batch: Batch) -> tuple[torch.Tensor, dict[s
     x = model.step_inputs(words, batch.previous_vocab, batch.previous_span, batch.slot, batch.pack,
                           batch.read, batch.step_index)
     hidden, _ = model.decode(x, memory, batch.word_mask)
-    vocab_logits, start_logits = model.action_logits(hidden, words, batch.read)
+    vocab_logits, start_logits = model.action_logits(hidden, words, batch.read, batch.slot)
 
     vocab_masked = vocab_logits.masked_fill(~batch.vocab_allowed, NEG_INF)
     start_masked = start_logits.masked_fill(~batch.start_allowed, NEG_INF)
@@ -86,7 +86,8 @@ def translation_loss(model: Student, batch: Batch) -> tuple[torch.Tensor, dict[s
     start_score = torch.gather(start_logits, 2, starts.clamp(min=0))
     b, t, k = starts.shape
     expanded = hidden.unsqueeze(2).expand(b, t, k, hidden.shape[-1])
-    end_logits = model.end_logits(expanded, words, starts.clamp(min=0))  # [B, T, K, L]
+    slots = batch.slot.unsqueeze(-1).expand(b, t, k)
+    end_logits = model.end_logits(expanded, words, starts.clamp(min=0), slots)  # [B, T, K, L]
     batch_index = torch.arange(b, device=starts.device).view(b, 1, 1)
     end_ok = batch.end_allowed_name[batch_index, starts.clamp(min=0)]  # [B, T, K, L]
     number_ok = torch.zeros_like(end_ok)

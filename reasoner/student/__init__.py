@@ -68,7 +68,7 @@ class StudentModel:
             pack_count=len(space.pack_names),
             route_count=len(routes),
             encoder_dim=encoder.dim,
-            **sizes,
+            **{"slot_biases": True, **sizes},
         )
         return cls(Student(config), space, routes, encoder)
 

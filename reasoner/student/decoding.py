@@ -97,7 +97,8 @@ def beam_search(
             mask.expand(count, -1), caches,
         )
         read = torch.tensor([[h.read] for h in alive])
-        vocab_logits, start_logits = model.action_logits(hidden, word_states.expand(count, -1, -1), read)
+        slots = torch.tensor([[s.slot] for s in specs])
+        vocab_logits, start_logits = model.action_logits(hidden, word_states.expand(count, -1, -1), read, slots)
         vocab_logits, start_logits = vocab_logits[:, 0], start_logits[:, 0]
 
         allowed_vocab = torch.zeros(count, vocab_size, dtype=torch.bool)
@@ -170,7 +171,7 @@ def _span_ends(model, hidden, word_states, words, first: int, spec: SlotSpec) ->
     """Return (last word, log probability) of the allowed ends of a span starting at ``first``."""
     if spec.span in ("number", "word"):
         return [(first, 0.0)]
-    logits = model.end_logits(hidden, word_states, torch.tensor([[first]]))[0, 0]
+    logits = model.end_logits(hidden, word_states, torch.tensor([[first]]), torch.tensor([[spec.slot]]))[0, 0]
     allowed = torch.tensor(
         [first + l < len(words) and can_end_span(words, first, first + l) for l in range(MAX_SPAN_WORDS)]
     )

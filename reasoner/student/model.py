@@ -53,6 +53,10 @@ class StudentConfig:
     # out: it locates itself by the word it last copied, which carries over to
     # questions longer than any in training, while absolute positions do not.
     step_positions: bool = False
+    # Learn the pointer's distance and span-length biases per slot: the next list
+    # item is one word on, the next name in a story several. False in students
+    # saved before this option existed.
+    slot_biases: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,11 +165,12 @@ class Student(nn.Module):
         self.vocab_out = nn.Linear(d, config.vocab_size)
         self.start_query = nn.Linear(d, d)
         self.start_key = nn.Linear(d, d)
-        self.distance_bias = nn.Embedding(DISTANCE_BUCKETS, 1)
+        bias_rows = config.slot_count if config.slot_biases else 1
+        self.distance_bias = nn.Embedding(DISTANCE_BUCKETS * bias_rows, 1)
         self.end_query = nn.Linear(d, d)
         self.end_from_start = nn.Linear(d, d)
         self.end_key = nn.Linear(d, d)
-        self.length_bias = nn.Embedding(MAX_SPAN_WORDS, 1)
+        self.length_bias = nn.Embedding(MAX_SPAN_WORDS * bias_rows, 1)
 
     # -- encoder side ---------------------------------------------------------
 
@@ -229,24 +234,31 @@ class Student(nn.Module):
         return self.out_norm(x), new_caches
 
     def action_logits(
-        self, hidden: torch.Tensor, words: torch.Tensor, read: torch.Tensor
+        self, hidden: torch.Tensor, words: torch.Tensor, read: torch.Tensor, slot: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return vocabulary logits [B, T, V] and span-start logits [B, T, N] (unmasked)."""
+        """Return vocabulary logits [B, T, V] and span-start logits [B, T, N] (unmasked).
+
+        ``slot`` [B, T] selects the per-slot distance bias when the config has ``slot_biases``.
+        """
         vocab = self.vocab_out(hidden)
         query = self.start_query(hidden)
         keys = self.start_key(words)
         start = torch.einsum("btd,bnd->btn", query, keys) / math.sqrt(query.shape[-1])
         offsets = torch.arange(words.shape[1], device=words.device).view(1, 1, -1) - read.unsqueeze(-1)
         bucket = distance_bucket(offsets, (read >= 0).unsqueeze(-1).expand_as(offsets))
+        if self.config.slot_biases and slot is not None:
+            bucket = bucket + (slot * DISTANCE_BUCKETS).unsqueeze(-1)
         start = start + self.distance_bias(bucket).squeeze(-1)
         return vocab, start
 
-    def end_logits(self, hidden: torch.Tensor, words: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    def end_logits(
+        self, hidden: torch.Tensor, words: torch.Tensor, starts: torch.Tensor, slot: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Return span-end logits [..., L] for each start word in ``starts`` [...].
 
         ``hidden`` [..., d] and ``words`` [B, N, d]; the leading dimensions of
-        ``hidden`` and ``starts`` match and begin with B. Entry ``l`` scores the
-        span that ends ``l`` words after its start (unmasked).
+        ``hidden``, ``starts`` and ``slot`` match and begin with B. Entry ``l``
+        scores the span that ends ``l`` words after its start (unmasked).
         """
         batch_shape = starts.shape
         b = words.shape[0]
@@ -259,7 +271,11 @@ class Student(nn.Module):
         start_states = words[torch.arange(b, device=words.device).view(b, 1), flat_starts.clamp(min=0)]  # [B, S, d]
         query = self.end_query(hidden.reshape(b, -1, hidden.shape[-1])) + self.end_from_start(start_states)
         scores = torch.einsum("bsd,bsld->bsl", query, end_keys) / math.sqrt(query.shape[-1])
-        scores = scores + self.length_bias.weight.view(1, 1, -1)
+        if self.config.slot_biases and slot is not None:
+            rows = self.length_bias.weight.view(-1, MAX_SPAN_WORDS)[slot.reshape(b, -1)]  # [B, S, L]
+            scores = scores + rows
+        else:
+            scores = scores + self.length_bias.weight[:MAX_SPAN_WORDS].view(1, 1, -1)
         return scores.view(*batch_shape, MAX_SPAN_WORDS)
 
     def parameter_count(self) -> int:
