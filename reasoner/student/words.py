@@ -55,7 +55,13 @@ def can_start_span(words: list[Word], index: int) -> bool:
 
 
 def can_end_span(words: list[Word], first: int, last: int) -> bool:
-    """Return whether words ``first``..``last`` form a span that may be copied as one name."""
+    """Return whether words ``first``..``last`` form a span that may be copied as one name.
+
+    NOTE: so a name never runs over a clause, a span may not end on a period or hold a
+    comma or a parenthesis; names such as "Ronald Acuña Jr." or "Lip Gloss (BCMK)"
+    cannot be copied whole, and a word inside a hyphenated word ("burgundy" in
+    "non-burgundy") cannot be copied alone.
+    """
     if last < first or last - first >= MAX_SPAN_WORDS:
         return False
     if words[last].line != words[first].line:
