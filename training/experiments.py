@@ -57,7 +57,8 @@ def main() -> None:
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
-                   f"--steps {arguments.steps}",
+                   f"--steps {arguments.steps}"
+                   + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else ""),
         "fraction": arguments.fraction,
         "subtasks": FIRST_FIVE_SUBTASKS,
         "test_questions": len(test),
