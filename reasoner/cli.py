@@ -182,7 +182,9 @@ def write_program(answer, directory: Path, pack) -> Path:
         command = f"python -m clingo {' '.join(names)} facts.lp -n 0 --project=show"
     (directory / "README.txt").write_text(
         f"Answer {answer.answer} of pack {pack.name}, reproduced without reason by:\n\n    {command}\n\n"
-        f"The solver prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n",
+        f"The solver prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n"
+        + (f"When the solver reports UNSATISFIABLE, no counter-model exists and the answer is "
+           f"{pack.unsatisfiable_answer}.\n" if pack.unsatisfiable_answer else ""),
         encoding="utf-8",
     )
     return directory
