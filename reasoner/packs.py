@@ -61,6 +61,11 @@ class Pack:
     # The answer that "no answer set" stands for, in packs that search for a
     # refutation (a counter-model); empty when unsatisfiable means no answer.
     unsatisfiable_answer: str = ""
+    # In a transcribing pack every fact copies the question word right after the
+    # previous copy (a word list, a bracket sequence, an expression), passing
+    # over the words in ``separators``, which are never copied after the first.
+    consecutive: bool = False
+    separators: tuple[str, ...] = ()
     rule_files: tuple[Path, ...] = field(default=())
 
     @property
@@ -118,6 +123,8 @@ def load_pack(directory: Path) -> Pack:
         answer_domain=tuple(manifest.get("answer_domain", ())),
         knowledge=manifest.get("knowledge", "none"),
         unsatisfiable_answer=manifest.get("unsatisfiable_answer", ""),
+        consecutive=bool(manifest.get("consecutive", False)),
+        separators=tuple(word.lower() for word in manifest.get("separators", ())),
         rule_files=rule_files,
     )
 

@@ -125,6 +125,11 @@ def pack_doc(pack: Pack) -> str:
               f"- Answer predicate: `{pack.answer_predicate}`"]
     if pack.answer_domain:
         lines.append(f"- Answers without options: {', '.join(pack.answer_domain)}")
+    if pack.unsatisfiable_answer:
+        lines.append(f"- No answer set means: {pack.unsatisfiable_answer}")
+    if pack.consecutive:
+        skipped = f", passing over {', '.join(f'`{s}`' for s in pack.separators)}" if pack.separators else ""
+        lines.append(f"- Transcribing: each copied word is the question's word after the previous copy{skipped}")
     lines += ["", "## Inputs", "", "| predicate | argument types |", "| --- | --- |"]
     for name, types in sorted(pack.inputs.items()):
         # A "|" inside a table cell must be escaped, even within backticks.

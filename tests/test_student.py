@@ -7,6 +7,7 @@ import pytest
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
 from reasoner.student.actions import ActionSpace, FactWriter
+from reasoner.student.decoding import next_copy_mask
 from reasoner.student.words import segment, span_text
 from training.dataset import AlignmentError, target_steps
 
@@ -62,6 +63,53 @@ def test_writer_allows_only_the_grammar(packs):
     assert writer.text == "move(1,"
     assert {space.vocab[i] for i in writer.expecting().vocab} == {
         "const:forward", "const:backward", "const:left", "const:right"}
+
+
+def test_transcribing_pack_copies_numbers_instead_of_writing_them(packs):
+    space = ActionSpace(packs.values())
+    writer = FactWriter(space, packs["multistep_arithmetic"])
+    writer.apply_vocab(space.index["pred:num"])
+    spec = writer.expecting()
+    assert spec.span == "number" and spec.vocab == ()
+
+
+def test_next_copy_is_the_following_word_past_separators():
+    words = segment("List: pear, fig; and plum kiwi")
+    separators = (",", ";", "and")
+    # List(0) :(1) pear(2) ,(3) fig(4) ;(5) and(6) plum(7) kiwi(8)
+    assert next_copy_mask(words, 1, separators).nonzero().flatten().tolist() == [2]
+    assert next_copy_mask(words, 2, separators).nonzero().flatten().tolist() == [4]
+    assert next_copy_mask(words, 4, separators).nonzero().flatten().tolist() == [7]
+    assert next_copy_mask(words, 4, ()).nonzero().flatten().tolist() == [5]
+    assert next_copy_mask(words, len(words) - 1, ()).sum() == 0
+
+
+def test_transcribed_run_skips_an_earlier_mention(packs):
+    """Targets copy the expression, not the "False" of "True or False?" before it."""
+    space = ActionSpace(packs.values())
+    text = "Is the following expression True or False? False and not True"
+    words = segment(text)
+    facts = parse_facts('token(1, "False"). token(2, "and"). token(3, "not"). token(4, "True").')
+    steps = target_steps(space, packs["boolean_expressions"], text, words, facts)
+    copied = [step.fed_span[0] for step in steps if step.fed_vocab < 0]
+    assert [words[i].text for i in copied] == ["False", "and", "not", "True"]
+    assert copied == list(range(copied[0], copied[0] + 4)) and copied[0] > words.index(
+        next(w for w in words if w.text == "?"))
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Sort the following words alphabetically: List: quince, mango, apricot and fig", "apricot fig mango quince"),
+    ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
+     "alder birch cedar hazel walnut"),
+    ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),
+    ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",
+     "] ) > }"),
+])
+def test_transcribing_packs_read_new_wording(reasoner, question, answer):
+    """Lists with commas and "and", and expressions and sequences BBH does not hold, copy word after word."""
+    result = reasoner.answer(question)
+    assert result.route == "solver", [a.outcome for a in result.attempts]
+    assert result.answer == answer
 
 
 @pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])

@@ -63,11 +63,38 @@ class Step:
     fed_span: tuple[int, int]
 
 
+def transcribed_run(pack: Pack, words: list[Word], facts: list[Fact]) -> list[tuple[int, int]] | None:
+    """Return the word of each copy when a transcribing pack's facts copy one unbroken run, else None.
+
+    The run passes over the pack's separators between two copies; when the
+    first value also occurs earlier in the question ("True or False?"), the
+    first start from which the whole run matches is taken.
+    """
+    if not pack.consecutive:
+        return None
+    values = [str(arg) for fact in facts for arg, arg_type in zip(fact.args, pack.inputs[fact.predicate])
+              if arg_type in ("word", "int")]
+    for start in range(len(words)):
+        positions, position = [], start
+        for value in values:
+            while positions and position < len(words) and words[position].text.lower() in pack.separators:
+                position += 1
+            if position >= len(words) or words[position].text != value:
+                break
+            positions.append((position, position))
+            position += 1
+        else:
+            return positions
+    return None
+
+
 def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], facts: list[Fact]) -> list[Step]:
     """Return the decoding steps that write ``facts``; raise :class:`AlignmentError` when impossible."""
     writer = FactWriter(space, pack)
     steps: list[Step] = []
     read = -1
+    # A transcribing pack's copies are fed in one unbroken run, as decoding will read them.
+    run = iter(transcribed_run(pack, words, facts) or [])
 
     def add(vocab_targets: list[int], span_targets: list[tuple[int, int]]) -> None:
         nonlocal read
@@ -78,7 +105,7 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
             raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
         if span_targets and kind:
             after = [s for s in span_targets if s[0] > read]
-            chosen = after[0] if after else span_targets[0]
+            chosen = next(run, None) or (after[0] if after else span_targets[0])
             fed_vocab, fed_span = -1, chosen
         else:
             fed_vocab, fed_span = allowed_targets[0], (-1, -1)

@@ -132,7 +132,9 @@ class FactWriter:
         if arg_type in ("name", "word"):
             return SlotSpec(slot, (), arg_type if "STRING" in accepted else None)
         if arg_type == "int":
-            vocab = tuple(index[f"int:{n}"] for n in range(MAX_INT + 1)) if "INT" in accepted else ()
+            # A transcribing pack copies every number; it never writes one from the vocabulary.
+            writable = "INT" in accepted and not self.pack.consecutive
+            vocab = tuple(index[f"int:{n}"] for n in range(MAX_INT + 1)) if writable else ()
             return SlotSpec(slot, vocab, "number" if "INT" in accepted else None)
         choices = arg_type.split("|")
         vocab = tuple(index[f"const:{c}"] for c in choices) if "NAME" in accepted else ()

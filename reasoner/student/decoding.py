@@ -4,7 +4,8 @@ Every hypothesis carries a :class:`~reasoner.student.actions.FactWriter`, which
 feeds the Lark parser and says which actions may come next; only those are
 scored. A span action is scored as its start word plus its end word given the
 start, and only spans that may be copied as a name (or, for numbers, single
-words of digits) are allowed. Finished hypotheses are ranked by total log
+words of digits) are allowed; in a transcribing pack (``consecutive`` in its
+pack.toml) a copy may only start at the word after the previous copy. Finished hypotheses are ranked by total log
 probability and deduplicated by their text.
 """
 
@@ -46,6 +47,17 @@ def start_masks(words, spec: SlotSpec) -> list[bool]:
     if spec.span == "word":
         return [True] * len(words)
     return [False] * len(words)
+
+
+def next_copy_mask(words, read: int, separators: tuple[str, ...]) -> torch.Tensor:
+    """Return where the next copy of a transcribing pack may start: the first non-separator after ``read``."""
+    mask = torch.zeros(len(words), dtype=torch.bool)
+    position = read + 1
+    while position < len(words) and words[position].text.lower() in separators:
+        position += 1
+    if position < len(words):
+        mask[position] = True
+    return mask
 
 
 @torch.no_grad()
@@ -110,6 +122,8 @@ def beam_search(
                 if spec.span not in name_ok_cache:
                     name_ok_cache[spec.span] = start_masks(words, spec)
                 allowed_start[i] = torch.tensor(name_ok_cache[spec.span])
+                if pack.consecutive and alive[i].read >= 0:
+                    allowed_start[i] &= next_copy_mask(words, alive[i].read, pack.separators)
         joint = torch.cat([vocab_logits.masked_fill(~allowed_vocab, NEG_INF), start_logits.masked_fill(~allowed_start, NEG_INF)], dim=-1)
         log_probs = torch.log_softmax(joint, dim=-1)
 
