@@ -77,7 +77,7 @@ def reproduce(directory, pack) -> str:
 
 
 @pytest.mark.parametrize("item", UNSEEN, ids=lambda item: item["pack"])
-def test_emitted_program_reproduces_student_answer(reasoner, tmp_path, item):
+def test_emitted_program_student_facts(reasoner, tmp_path, item):
     """The student's facts and the pack's rules, written out, give the same answer without reason."""
     answer = reasoner.answer(item["question"], pack=item["pack"])
     assert answer.verified, [a.outcome for a in answer.attempts]
@@ -88,7 +88,7 @@ def test_emitted_program_reproduces_student_answer(reasoner, tmp_path, item):
 
 
 @pytest.mark.parametrize("item", ALL_PACKS, ids=lambda item: item["pack"])
-def test_emitted_program_reproduces_answer_for_every_pack(packs, solver, tmp_path, item):
+def test_emitted_program_per_pack(packs, solver, tmp_path, item):
     """One question per pack, from its reference facts: plain clingo or swipl agrees with reason."""
     pack = packs[item["pack"]]
     question = parse_question(item["question"])
@@ -109,6 +109,6 @@ def test_every_eval_answer_has_derivation_or_label(reasoner):
             assert result.has_derivation
 
 
-def test_project_questions_cover_every_pack(packs):
+def test_project_questions_cover_packs(packs):
     """The per-pack tests above hold for a new pack only once it has a project-written question."""
     assert {item["pack"] for item in ALL_PACKS} == set(packs)

@@ -65,15 +65,16 @@ def test_writer_allows_only_the_grammar(packs):
         "const:forward", "const:backward", "const:left", "const:right"}
 
 
-def test_transcribing_pack_copies_numbers_instead_of_writing_them(packs):
+def test_transcribing_pack_copies_numbers(packs):
     space = ActionSpace(packs.values())
     writer = FactWriter(space, packs["multistep_arithmetic"])
     writer.apply_vocab(space.index["pred:num"])
     spec = writer.expecting()
-    assert spec.span == "number" and spec.vocab == ()
+    assert spec.span == "number"
+    assert spec.vocab == ()
 
 
-def test_next_copy_is_the_following_word_past_separators():
+def test_next_copy_skips_separators():
     words = segment("List: pear, fig; and plum kiwi")
     separators = (",", ";", "and")
     # List(0) :(1) pear(2) ,(3) fig(4) ;(5) and(6) plum(7) kiwi(8)
@@ -93,8 +94,9 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
     steps = target_steps(space, packs["boolean_expressions"], text, words, facts)
     copied = [step.fed_span[0] for step in steps if step.fed_vocab < 0]
     assert [words[i].text for i in copied] == ["False", "and", "not", "True"]
-    assert copied == list(range(copied[0], copied[0] + 4)) and copied[0] > words.index(
-        next(w for w in words if w.text == "?"))
+    assert copied == list(range(copied[0], copied[0] + 4))
+    question_mark = next(i for i, word in enumerate(words) if word.text == "?")
+    assert copied[0] > question_mark
 
 
 @pytest.mark.parametrize("question, answer", [
@@ -105,7 +107,7 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
     ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",
      "] ) > }"),
 ])
-def test_transcribing_packs_read_new_wording(reasoner, question, answer):
+def test_transcribing_packs_new_wording(reasoner, question, answer):
     """Lists with commas and "and", and expressions and sequences BBH does not hold, copy word after word."""
     result = reasoner.answer(question)
     assert result.route == "solver", [a.outcome for a in result.attempts]

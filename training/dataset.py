@@ -66,9 +66,9 @@ class Step:
 def transcribed_run(pack: Pack, words: list[Word], facts: list[Fact]) -> list[tuple[int, int]] | None:
     """Return the word of each copy when a transcribing pack's facts copy one unbroken run, else None.
 
-    The run passes over the pack's separators between two copies; when the
-    first value also occurs earlier in the question ("True or False?"), the
-    first start from which the whole run matches is taken.
+    The run passes over the pack's separators between two copies. The first
+    value may also occur earlier in the question ("True or False?"), so the
+    run starts at the first word from which all values match.
     """
     if not pack.consecutive:
         return None
