@@ -38,6 +38,21 @@ def test_targets_replay_to_the_same_facts(packs, item):
     assert parse_facts(replay(space, pack, item["question"], steps)) == facts
 
 
+def test_target_is_the_fed_occurrence(packs):
+    """A name written twice is targeted at one occurrence, the one whose read position is fed on."""
+    space = ActionSpace(packs.values())
+    text = "Ann lies. Bo says Ann lies. Cy says Bo tells the truth. Does Cy tell the truth?"
+    words = segment(text)
+    facts = parse_facts('given("Ann", lie). says("Bo", "Ann", lie). says("Cy", "Bo", truth). ask("Cy").')
+    steps = target_steps(space, packs["web_of_lies"], text, words, facts)
+    copies = [step for step in steps if step.fed_vocab < 0]
+    for step in copies:
+        assert step.span_targets == [step.fed_span]
+        assert step.vocab_targets == []
+    assert [words[step.fed_span[0]].text for step in copies] == ["Ann", "Bo", "Ann", "Cy", "Bo", "Cy"]
+    assert [step.fed_span[0] for step in copies] == [0, 3, 5, 8, 10, 16]
+
+
 def test_name_missing_from_question_is_alignment_error(packs):
     space = ActionSpace(packs.values())
     text = "Ann lies. Does Ann tell the truth?"

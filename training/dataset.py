@@ -34,7 +34,7 @@ from training.records import read_jsonl
 
 log = logging.getLogger("reasoner")
 
-# Occurrences of a name kept as targets; more add nothing but memory.
+# Span targets per step in a batch: one for the translator, several for the rationale model.
 MAX_OCCURRENCES = 6
 
 
@@ -103,15 +103,16 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
         allowed_targets = [t for t in vocab_targets if t in spec.vocab]
         if not allowed_targets and not (span_targets and kind):
             raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
+        # The target is the one action that is fed on, so that the read position in
+        # training is the one decoding reaches: a name is copied from its first
+        # occurrence after the last copy, and a number is copied when it is written.
         if span_targets and kind:
             after = [s for s in span_targets if s[0] > read]
             chosen = next(run, None) or (after[0] if after else span_targets[0])
-            fed_vocab, fed_span = -1, chosen
+            steps.append(Step(spec.slot, spec.vocab, kind, [], [chosen], -1, chosen))
+            read = chosen[1]
         else:
-            fed_vocab, fed_span = allowed_targets[0], (-1, -1)
-        steps.append(Step(spec.slot, spec.vocab, kind, allowed_targets, span_targets[:MAX_OCCURRENCES] if kind else [], fed_vocab, fed_span))
-        if fed_vocab < 0:
-            read = fed_span[1]
+            steps.append(Step(spec.slot, spec.vocab, kind, allowed_targets[:1], [], allowed_targets[0], (-1, -1)))
 
     for fact in facts:
         add([space.index[f"pred:{fact.predicate}"]], [])

@@ -88,6 +88,8 @@ def rationale_steps(index: dict[str, int], question_words, target: list[str]) ->
             read = fed_span[0]
         else:
             fed_span, fed_vocab = (-1, -1), vocab[0]
+        # NOTE: every occurrence of the word is a target, but decoding reads on from the
+        # one it picks, so a later occurrence puts the read position where training never was.
         steps.append(Step(0, None, 3, vocab, spans[:MAX_OCCURRENCES], fed_vocab, fed_span))
     return steps
 
