@@ -131,8 +131,9 @@ def answer_json(answer, source: str, packs: dict) -> dict:
         clingo_result = "UNSATISFIABLE"
     else:
         clingo_result = "SATISFIABLE"
+    prolog = answer.pack in packs and packs[answer.pack].engine == "prolog"
     report = {
-        "Solver": f"reason {__version__} (clingo {clingo.__version__})",
+        "Solver": f"reason {__version__} ({'SWI-Prolog' if prolog else f'clingo {clingo.__version__}'})",
         "Input": [source],
         "Call": [{"Witnesses": witnesses}],
         "Result": clingo_result,
@@ -177,14 +178,20 @@ def write_program(answer, directory: Path, pack) -> Path:
         facts = "".join(fact.render_prolog() + "\n" for fact in parse_facts(answer.facts))
         (directory / "facts.pl").write_text(facts, encoding="utf-8")
         command = f'swipl -q -g "forall(answer(X), (writeq(answer(X)), nl)), halt" {" ".join(names)} facts.pl'
+        where = ""
     else:
         (directory / "facts.lp").write_text(answer.facts, encoding="utf-8")
         command = f"python -m clingo {' '.join(names)} facts.lp -n 0 --project=show"
+        where = f"where python is an interpreter with the clingo package (reason used {sys.executable}).\n"
+    if pack.answer_predicate.endswith("/2"):
+        reading = "The solver prints the atoms answer(I, X); the values X in the order of I form the answer.\n"
+    else:
+        reading = f"The solver prints the atom {pack.answer_predicate}; its value, or the option it names, is the answer.\n"
+    if pack.unsatisfiable_answer:
+        reading += (f"When the solver reports UNSATISFIABLE, no counter-model exists and the answer is "
+                    f"{pack.unsatisfiable_answer}.\n")
     (directory / "README.txt").write_text(
-        f"Answer {answer.answer} of pack {pack.name}, reproduced without reason by:\n\n    {command}\n\n"
-        f"The solver prints the answer atom {pack.answer_predicate}; the option it names is the answer.\n"
-        + (f"When the solver reports UNSATISFIABLE, no counter-model exists and the answer is "
-           f"{pack.unsatisfiable_answer}.\n" if pack.unsatisfiable_answer else ""),
+        f"Answer {answer.answer} of pack {pack.name}, reproduced without reason by:\n\n    {command}\n\n{where}{reading}",
         encoding="utf-8",
     )
     return directory
@@ -216,6 +223,9 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
     try:
         if pack is not None and pack not in reasoner.student.space.packs:
             known = ", ".join(sorted(reasoner.student.space.packs))
+            if pack in reasoner.packs:
+                raise ReasonError(f"the student was not trained for the pack {pack!r}, so train one with "
+                                  f"`reason train`. It translates for: {known}", EXIT_USAGE)
             raise ReasonError(f"unknown pack {pack!r}; the student translates for: {known}", EXIT_USAGE)
         answer = reasoner.answer(text, pack=pack, explain_answer=explain_answer)
     finally:
@@ -224,11 +234,11 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
     if output_format == "json":
         click.echo(json.dumps(answer_json(answer, question_file, reasoner.packs), ensure_ascii=False, indent=2))
     else:
-        _print_text(answer, rules)
+        _print_text(answer, rules, reasoner.packs)
     if emit_program is not None:
         if answer.verified:
             write_program(answer, emit_program, reasoner.packs[answer.pack])
-            log.warning("wrote the program to %s", emit_program)
+            log.info("wrote the program to %s", emit_program)
         else:
             log.warning("no program written: the answer is not verified")
     if answer.answer is None:
@@ -236,13 +246,14 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
     sys.exit(EXIT_VERIFIED if answer.verified else EXIT_UNVERIFIED)
 
 
-def _print_text(answer, rules: Path) -> None:
+def _print_text(answer, rules: Path, packs: dict) -> None:
     if answer.answer is None:
         click.echo("no answer")
     else:
         click.echo(answer.answer)
     if answer.verified:
-        click.echo(f"verified: clingo derived it with the {answer.pack} pack from these facts:")
+        engine = "SWI-Prolog" if packs[answer.pack].engine == "prolog" else "clingo"
+        click.echo(f"verified: {engine} derived it with the {answer.pack} pack from these facts:")
         for line in answer.facts.strip().split("\n"):
             click.echo(f"  {line}")
         if answer.derivation is not None:

@@ -167,7 +167,10 @@ def _rule_groups(path: Path) -> list[str]:
                 continue
             in_header = False
         stripped = line.strip()
-        if stripped.startswith("%"):
+        if stripped.startswith("%") and comment and not rules:
+            # A comment that runs over several lines continues the group's comment.
+            comment = (comment[0], f"{comment[1]} {stripped.lstrip('% ').strip()}")
+        elif stripped.startswith("%"):
             flush()
             comment, rules = (number, stripped.lstrip("% ").strip()), []
         elif stripped and comment:

@@ -54,6 +54,16 @@ def test_directory_is_invalid_input(tmp_path):
     assert b"is a directory" in result.stderr
 
 
+def test_pack_without_translator_is_usage_error(packs, student):
+    untranslated = sorted(set(packs) - set(student.space.packs))
+    if not untranslated:
+        pytest.skip("the shipped student translates for every pack")
+    result = run(["solve", "--pack", untranslated[0], "examples/liars_chain.txt"])
+    assert result.returncode == 2
+    assert f"not trained for the pack '{untranslated[0]}'".encode() in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 def test_unknown_option_is_usage_error():
     assert run(["solve", "--no-such-option", "x"]).returncode == 2
 

@@ -11,7 +11,7 @@ import pytest
 import clingo
 
 from reasoner.facts import parse_facts
-from reasoner.packs import load_packs
+from reasoner.packs import load_pack, load_packs
 from reasoner.rulebase import check_pack, pack_doc, run_cases
 from reasoner.symbols import symbol_value
 
@@ -82,6 +82,20 @@ def test_pack_doc_lists_rules_and_cases(packs, name):
     assert "Provenance:" in page
     for case in packs[name].cases:
         assert f"`{case.name}`" in page
+
+
+def test_pack_doc_keeps_multiline_comments(tmp_path):
+    pack_dir = tmp_path / "demo"
+    (pack_dir / "cases").mkdir(parents=True)
+    (pack_dir / "pack.toml").write_text(
+        'name = "demo"\npurpose = "Demo."\nengine = "clingo"\nanswer = "answer/1"\n[inputs]\nq = ["name"]\n',
+        encoding="utf-8")
+    (pack_dir / "rules.lp").write_text(
+        "% Purpose: demo.\n\n#defined q/1.\n\n% Define: the first line of a comment\n% and its second line.\n"
+        "answer(X) :- q(X).\n\n#show answer/1.\n", encoding="utf-8")
+    page = pack_doc(load_pack(pack_dir))
+    assert "- line 5: Define: the first line of a comment and its second line." in page
+    assert "answer(X) :- q(X)." in page
 
 
 @pytest.mark.parametrize("name", PACKS)

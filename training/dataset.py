@@ -103,9 +103,9 @@ def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], f
         allowed_targets = [t for t in vocab_targets if t in spec.vocab]
         if not allowed_targets and not (span_targets and kind):
             raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
-        # The target is the one action that is fed on, so that the read position in
-        # training is the one decoding reaches: a name is copied from its first
-        # occurrence after the last copy, and a number is copied when it is written.
+        # The target is the one action that is fed on, so the read position in training
+        # is the one decoding reaches. A name is copied from its first occurrence after
+        # the last copy, and a number is copied whenever the question writes it.
         if span_targets and kind:
             after = [s for s in span_targets if s[0] > read]
             chosen = next(run, None) or (after[0] if after else span_targets[0])
