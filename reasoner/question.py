@@ -14,6 +14,7 @@ from dataclasses import dataclass
 # Largest question accepted, in bytes of UTF-8. BBH questions are under 3 KB;
 # a user's question of 64 KB is already far beyond what the student was built for.
 MAX_QUESTION_BYTES = 64 * 1024
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 _LETTERED = re.compile(r"^\(([A-Z])\)\s*(.*)$")
 _DASHED = re.compile(r"^-\s+(.*)$")
@@ -96,6 +97,13 @@ def decode_input(data: bytes, source: str = "input") -> str:
     if control:
         raise InputError(
             f"{source} contains control character {control[0]!r}; a question is plain text"
+        )
+    # Bidirectional overrides and isolates make a terminal show text in another order
+    # than it is read, so copied names and printed facts could mislead a reader.
+    bidi = [c for c in text if c in BIDI_CONTROLS]
+    if bidi:
+        raise InputError(
+            f"{source} contains bidirectional control character U+{ord(bidi[0]):04X}; a question is plain text"
         )
     return unicodedata.normalize("NFC", text)
 

@@ -71,6 +71,8 @@ def setup(label: str, tmp_path: Path) -> tuple[list[str], Path, Path | None]:
         question.write_bytes("Zoë lies.".encode("latin-1"))
     elif label == "other control characters":
         question.write_bytes(b"Ann lies.\x1b[2J Does Ann tell the truth?")
+    elif label.startswith("bidirectional override or isolate"):
+        question.write_text("Sort the words: List: pear \u202efig\u202c kiwi", encoding="utf-8")
     elif label.startswith("larger than 64 KiB"):
         question.write_bytes(b"Ann lies. " * (1024 * 1024 + 1))
         question.write_bytes(question.read_bytes()[: 10 * 1024 * 1024])
