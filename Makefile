@@ -24,11 +24,14 @@ swipl:
 
 venv: swipl $(VENV)/.installed
 
-# torch is installed first and pinned: an unpinned torch pulls a CUDA build of several GB.
+# torch is installed first and pinned, so that nothing later pulls another build. Where
+# pip's indexes hold only the CUDA build of torch (plain PyPI on Linux x86_64, several GB),
+# pass TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build.
+TORCH_INDEX ?=
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
