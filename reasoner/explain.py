@@ -20,6 +20,9 @@ from clingo import ast
 WHY = "reason_why"
 # A choice is an assumption, not a proof: any derivation by ordinary rules is preferred to it.
 CHOICE_COST = 1000
+# A rule that concludes from the absence of an atom ("not honest(P)") shows no reason for
+# it, so a derivation by rules with positive bodies only is preferred where one exists.
+DEFAULT_COST = 100
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class RuleInfo:
     file: str
     line: int
     text: str
-    kind: str  # "rule" or "choice"
+    kind: str  # "rule", "default" (a rule with a negated body literal) or "choice"
 
 
 class _NameAnonymous(ast.Transformer):
@@ -78,7 +81,9 @@ def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
     info = (location.begin.filename, location.begin.line, str(statement))
     if head.ast_type == ast.ASTType.Literal and head.sign == ast.Sign.NoSign \
             and head.atom.ast_type == ast.ASTType.SymbolicAtom:
-        rules.append(RuleInfo(*info, "rule"))
+        negated = any(literal.ast_type == ast.ASTType.Literal and literal.sign != ast.Sign.NoSign
+                      for literal in statement.body)
+        rules.append(RuleInfo(*info, "default" if negated else "rule"))
         return [_traced(location, len(rules) - 1, head.atom.symbol, _positive_atoms(body), body)]
     if head.ast_type == ast.ASTType.Aggregate:
         traced = []
@@ -165,6 +170,8 @@ def derivation_tree(reply: dict[str, Any], goal: str, facts: set[str]) -> Node:
                     candidate = 1 + max((depth[atom] for atom in body), default=0)
                     if rules[number].kind == "choice":
                         candidate += CHOICE_COST
+                    elif rules[number].kind == "default":
+                        candidate += DEFAULT_COST
                     if candidate < depth.get(head, 1 << 30):
                         depth[head] = candidate
                         best[head] = (number, body)

@@ -53,6 +53,23 @@ def test_gold_facts_have_a_derivation(packs, solver, item):
     assert json.dumps(tree_to_json(tree))
 
 
+def test_derivation_prefers_positive_rules(packs, solver):
+    """A liar chain is explained step by step, not by "liar(P) :- person(P), not honest(P)"."""
+    pack = packs["web_of_lies"]
+    text = "Vlad lies. Ana says Vlad lies. Bo says Ana lies. Does Bo tell the truth?"
+    facts = parse_facts('given("Vlad", lie). says("Ana", "Vlad", lie). says("Bo", "Ana", lie). ask("Bo").')
+    result = solver.solve(pack, facts, parse_question(text))
+    tree = explain(solver, pack, facts, result)
+    derived = [node for node in walk(tree) if node.rule is not None]
+    assert [node.atom for node in derived] == ['answer("No")', 'liar("Bo")', 'honest("Ana")', 'liar("Vlad")']
+    for node in derived:
+        assert node.rule.kind == "rule", node.rule.text
+
+
+def walk(node: Node) -> list[Node]:
+    return [node] + [item for child in node.children for item in walk(child)]
+
+
 def reproduce(directory, pack) -> str:
     """Run plain clingo (or swipl) on an emitted program and return the answer it prints."""
     names = [path.name for path in pack.rule_files]
