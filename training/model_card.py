@@ -55,6 +55,13 @@ def card(directory: Path) -> str:
         "Measured accuracy and speed are in BENCHMARKS.md at the repository root.",
         "",
     ]
+    if not network.get("slot_biases"):
+        lines += [
+            "NOTE: these weights were trained by an earlier version of `reason train`, before per-slot",
+            "pointer biases and single-occurrence copy targets. The command above now trains with the",
+            "current code, so the weights it writes, and their scores, differ from these.",
+            "",
+        ]
     return "\n".join(lines)
 
 
