@@ -4,9 +4,10 @@ Every hypothesis carries a :class:`~reasoner.student.actions.FactWriter`, which
 feeds the Lark parser and says which actions may come next; only those are
 scored. A span action is scored as its start word plus its end word given the
 start, and only spans that may be copied as a name (or, for numbers, single
-words of digits) are allowed; in a transcribing pack (``consecutive`` in its
-pack.toml) a copy may only start at the word after the previous copy. Finished hypotheses are ranked by total log
-probability and deduplicated by their text.
+words of digits) are allowed. In a transcribing pack (``consecutive`` in its
+pack.toml) a copy may only start at the word after the previous copy.
+Finished hypotheses are ranked by total log probability and deduplicated by
+their text.
 """
 
 from __future__ import annotations
