@@ -38,14 +38,18 @@ def test_targets_replay_to_the_same_facts(packs, item):
     assert parse_facts(replay(space, pack, item["question"], steps)) == facts
 
 
+def copy_steps(packs, pack: str, text: str, facts: str):
+    """Return the question's words and the target steps that copy a span from it."""
+    words = segment(text)
+    steps = target_steps(ActionSpace(packs.values()), packs[pack], text, words, parse_facts(facts))
+    return words, [step for step in steps if step.fed_vocab < 0]
+
+
 def test_target_is_the_fed_occurrence(packs):
     """A name written twice is targeted at one occurrence, the one whose read position is fed on."""
-    space = ActionSpace(packs.values())
-    text = "Ann lies. Bo says Ann lies. Cy says Bo tells the truth. Does Cy tell the truth?"
-    words = segment(text)
-    facts = parse_facts('given("Ann", lie). says("Bo", "Ann", lie). says("Cy", "Bo", truth). ask("Cy").')
-    steps = target_steps(space, packs["web_of_lies"], text, words, facts)
-    copies = [step for step in steps if step.fed_vocab < 0]
+    words, copies = copy_steps(
+        packs, "web_of_lies", "Ann lies. Bo says Ann lies. Cy says Bo tells the truth. Does Cy tell the truth?",
+        'given("Ann", lie). says("Bo", "Ann", lie). says("Cy", "Bo", truth). ask("Cy").')
     for step in copies:
         assert step.span_targets == [step.fed_span]
         assert step.vocab_targets == []
@@ -102,12 +106,10 @@ def test_next_copy_skips_separators():
 
 def test_transcribed_run_skips_an_earlier_mention(packs):
     """Targets copy the expression, not the "False" of "True or False?" before it."""
-    space = ActionSpace(packs.values())
-    text = "Is the following expression True or False? False and not True"
-    words = segment(text)
-    facts = parse_facts('token(1, "False"). token(2, "and"). token(3, "not"). token(4, "True").')
-    steps = target_steps(space, packs["boolean_expressions"], text, words, facts)
-    copied = [step.fed_span[0] for step in steps if step.fed_vocab < 0]
+    words, copies = copy_steps(
+        packs, "boolean_expressions", "Is the following expression True or False? False and not True",
+        'token(1, "False"). token(2, "and"). token(3, "not"). token(4, "True").')
+    copied = [step.fed_span[0] for step in copies]
     assert [words[i].text for i in copied] == ["False", "and", "not", "True"]
     assert copied == list(range(copied[0], copied[0] + 4))
     question_mark = next(i for i, word in enumerate(words) if word.text == "?")
