@@ -79,3 +79,37 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
     student = train(config, echo=lambda _: None)
     assert (tmp_path / "student" / "model.safetensors").is_file()
     assert student.info["examples"]["annotated"] == 5
+
+
+class ScriptedStudent:
+    """Student stand-in that returns fixed candidates, best first. The solver stays real."""
+
+    def __init__(self, candidates: list[str]):
+        self.candidates = candidates
+
+    def translate(self, question, pack=None, beam_size=6):
+        from reasoner.student.decoding import Candidate
+
+        return [Candidate("boolean_expressions", facts, -float(rank))
+                for rank, facts in enumerate(self.candidates[:beam_size])]
+
+
+def test_judge_policy_first_and_any(solver):
+    from training.cotrain import find_verified
+    from training.dataset import Example
+
+    question = "not ( True ) and ( False ) is"
+    unparseable = 'token(1, "not"'
+    wrong = 'token(1, "True").\n'  # answers True
+    right = 'token(1, "not").\ntoken(2, "(").\ntoken(3, "True").\ntoken(4, ")").\n'  # answers False
+    pool = [Example("boolean_expressions/0", question, "boolean_expressions", None, "annotation", "False")]
+
+    student = ScriptedStudent([unparseable, wrong, right])
+    assert find_verified(student, pool, solver, samples=3, policy="first") == []
+    found = find_verified(student, pool, solver, samples=3, policy="any")
+    assert [e.origin for e in found] == ["cotrain"]
+    assert len(found[0].facts) == 4
+
+    # A failed candidate before the right one does not stop the search under either policy.
+    student = ScriptedStudent([unparseable, right, wrong])
+    assert len(find_verified(student, pool, solver, samples=3, policy="first")) == 1

@@ -1,11 +1,18 @@
 """Co-training on solver feedback: the student's own verified translations become training data.
 
 Each round, the student translates every training question that has a gold
-answer but no teacher annotation, keeping several candidates. The first
-candidate whose solver answer equals the gold answer becomes a training target
-(origin ``cotrain``), and the student is trained again on the annotations plus
-every target found so far. The solver is the judge: no translation enters
-training unless clingo verifies it.
+answer but no teacher annotation, keeping several candidates, and the student is
+trained again on the annotations plus every target found so far. The solver is
+the judge: no translation enters training unless the solver verifies it.
+
+Which candidate counts is the judge's policy:
+
+* ``first`` (the default): the first candidate that the solver answers, the one
+  ``reason solve`` would use, must give the gold answer; later candidates are not
+  searched. A search through eight candidates of a yes/no question often finds
+  one that gives the gold answer by chance, so ``any`` turns wrong translations
+  into training targets on two-option subtasks.
+* ``any``: the first candidate whose solver answer equals the gold answer.
 """
 
 from __future__ import annotations
@@ -32,8 +39,18 @@ class RoundReport:
     test_accuracy: float | None = None
 
 
-def find_verified(student: StudentModel, pool: list[Example], solver: Solver, samples: int) -> list[Example]:
-    """Return a co-training example for every pool question that some candidate translation gets right."""
+JUDGE_POLICIES = ("first", "any")
+
+
+def find_verified(student: StudentModel, pool: list[Example], solver: Solver, samples: int,
+                  policy: str = "first") -> list[Example]:
+    """Return a co-training example for every pool question whose candidate the judge accepts.
+
+    With ``policy="first"`` the search stops at the first candidate the solver
+    answers, right or wrong; with ``"any"`` it goes on to a later candidate.
+    """
+    if policy not in JUDGE_POLICIES:
+        raise ValueError(f"unknown judge policy {policy!r}; expected one of {', '.join(JUDGE_POLICIES)}")
     packs = load_packs()
     found = []
     for example in pool:
@@ -43,11 +60,14 @@ def find_verified(student: StudentModel, pool: list[Example], solver: Solver, sa
                 found.append(Example(example.id, example.text, example.route, parse_facts(candidate.facts),
                                      "cotrain", example.target))
                 break
+            if verdict.answer is not None and policy == "first":
+                break
     return found
 
 
 def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[str], None] = print,
-            evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None) -> list[RoundReport]:
+            evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None,
+            policy: str = "first") -> list[RoundReport]:
     """Train, then run ``rounds`` rounds of co-training; return one report per round.
 
     ``evaluate`` measures a student (for example accuracy on the test split)
@@ -67,7 +87,7 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     for number in range(1, rounds + 1):
         remaining = [e for e in pool if e.id not in verified]
         with Solver() as solver:
-            new = find_verified(student, remaining, solver, samples)
+            new = find_verified(student, remaining, solver, samples, policy)
         verified.update({e.id: e for e in new})
         student = train(replace(config, extra_examples=list(verified.values())), progress_factory, echo)
         reports.append(RoundReport(number, len(new), len(verified), len(pool),

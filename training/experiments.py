@@ -22,7 +22,7 @@ from pathlib import Path
 from reasoner.bbh import BBH
 from reasoner.evaluate import mean_accuracy
 from training.annotate import record_path
-from training.cotrain import cotrain
+from training.cotrain import JUDGE_POLICIES, cotrain
 from training.records import read_jsonl
 from training.train import TrainConfig, train
 
@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="co-training rounds")
     parser.add_argument("--steps", type=int, default=800, help="optimizer steps per training")
     parser.add_argument("--output", type=Path, default=Path("runs/cotrain"), help="folder for models and report")
+    parser.add_argument("--judge", choices=JUDGE_POLICIES, default="first",
+                        help="which co-training candidate the solver judges (see training.cotrain)")
     parser.add_argument("--eval-limit", type=int, default=None, help="test questions per subtask (default: all)")
     arguments = parser.parse_args()
 
@@ -53,13 +55,15 @@ def main() -> None:
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
     partial = replace(base, output=arguments.output / "cotrain", annotated_fraction=arguments.fraction)
-    rounds = cotrain(partial, arguments.rounds, evaluate=lambda student: mean_accuracy(student, test))
+    rounds = cotrain(partial, arguments.rounds, evaluate=lambda student: mean_accuracy(student, test),
+                     policy=arguments.judge)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
-                   f"--steps {arguments.steps}"
+                   f"--steps {arguments.steps} --judge {arguments.judge}"
                    + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else ""),
         "fraction": arguments.fraction,
+        "judge": arguments.judge,
         "subtasks": FIRST_FIVE_SUBTASKS,
         "test_questions": len(test),
         "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy},
