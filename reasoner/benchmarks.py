@@ -17,6 +17,7 @@ Pass ``--skip-runs`` to rebuild the page from the reports committed in ``docs/be
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import shutil
@@ -303,9 +304,13 @@ def cotrain_section(report: dict) -> list[str]:
 
 def main() -> None:
     """Run every measurement and write the page; ``--skip-runs`` rebuilds it from the committed reports."""
+    parser = argparse.ArgumentParser(prog="python -m reasoner.benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-runs", action="store_true",
+                        help="rebuild the page from the reports in docs/benchmarks instead of measuring")
+    arguments = parser.parse_args()
     published = Path("docs/benchmarks")
     published.mkdir(parents=True, exist_ok=True)
-    if "--skip-runs" in sys.argv:
+    if arguments.skip_runs:
         # The committed copies are the record; the cold start is re-measured only when it has none.
         cold_path = published / "cold_start.json"
         cold = json.loads(cold_path.read_text(encoding="utf-8")) if cold_path.exists() else measure_cold_start()
