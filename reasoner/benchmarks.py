@@ -276,6 +276,15 @@ def summary_rows(full: dict) -> list[str]:
     return rows
 
 
+# Reports written before the judge was configurable used the "any" policy.
+JUDGE_TEXT = {
+    "first": "Judge `first`: an unannotated question becomes a target when the first candidate the solver "
+             "answers gives the gold answer.",
+    "any": "Judge `any`: an unannotated question becomes a target when any of its eight candidates gives "
+           "the gold answer.",
+}
+
+
 def cotrain_section(report: dict) -> list[str]:
     full = report["full"]["test_accuracy"]
     rounds = report["cotrain"]["rounds"]
@@ -291,6 +300,7 @@ def cotrain_section(report: dict) -> list[str]:
         f"test accuracy is the mean over the nine subtasks, {report['test_questions']} test questions).",
         "Both arms train for the same number of steps, far fewer than the shipped student, and without",
         "teacher-written questions, so both sit below its accuracy; the comparison is between the arms.",
+        JUDGE_TEXT[report.get("judge", "any")],
         "",
         "| arm | teacher annotations | co-training targets verified | test accuracy % |",
         "| --- | --- | --- | --- |",
