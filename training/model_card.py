@@ -30,7 +30,8 @@ def card(directory: Path) -> str:
         "",
         "| | |",
         "| --- | --- |",
-        f"| reproduce | `reason train --seed {info.get('seed', 0)} --steps {info.get('steps')} --augment {info.get('augment_copies')}` |",
+        f"| reproduce the translator | `reason train --part translator --seed {info.get('seed', 0)} "
+        f"--steps {info.get('steps')} --augment {info.get('augment_copies')}` |",
         f"| seed | {info.get('seed')} |",
         f"| translator and router, trained parameters | {info.get('trained_parameters', 0):,} |",
         f"| decoder | {network['decoder_layers']} layers, width {network['d_model']}, {network['heads']} heads |",
@@ -48,6 +49,8 @@ def card(directory: Path) -> str:
         if rationale_info:
             lines.append(f"| rationale model training | {rationale_info.get('steps')} steps on {rationale_info.get('rationales')} "
                          f"rationales, {rationale_info.get('wall_time_s', 0) / 60:.1f} min |")
+            lines.append(f"| reproduce the rationale model | `reason train --part rationale --seed {rationale_info.get('seed', 0)} "
+                         f"--rationale-steps {rationale_info.get('steps')}` |")
     lines += [
         f"| weights | safetensors, float16, {size_mb:.1f} MB in all |",
         f"| written on | Python {platform.python_version()}, {platform.machine()} |",
