@@ -66,6 +66,9 @@ class Pack:
     # over the words in ``separators``, which are never copied after the first.
     consecutive: bool = False
     separators: tuple[str, ...] = ()
+    # The input predicate, if any, whose facts option(Label, Name) restate the
+    # question's options: solving checks each against the option it labels.
+    option_fact: str = ""
     rule_files: tuple[Path, ...] = field(default=())
 
     @property
@@ -112,6 +115,10 @@ def load_pack(directory: Path) -> Pack:
         raise PackError(f"{directory}: no {suffix} rule files")
 
     inputs = {name: tuple(types) for name, types in manifest["inputs"].items()}
+    option_fact = manifest.get("option_fact", "")
+    if option_fact and (len(inputs.get(option_fact, ())) != 2 or "|" not in inputs[option_fact][1]):
+        raise PackError(f"{directory}: option_fact {option_fact!r} must name an input with two arguments, "
+                        "a label and a choice of constants")
     return Pack(
         name=manifest["name"],
         directory=directory,
@@ -125,6 +132,7 @@ def load_pack(directory: Path) -> Pack:
         unsatisfiable_answer=manifest.get("unsatisfiable_answer", ""),
         consecutive=bool(manifest.get("consecutive", False)),
         separators=tuple(word.lower() for word in manifest.get("separators", ())),
+        option_fact=manifest.get("option_fact", ""),
         rule_files=rule_files,
     )
 

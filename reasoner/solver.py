@@ -30,7 +30,7 @@ from typing import Any, Sequence
 from reasoner.facts import Fact, TranslationError, check_facts, render_facts
 from reasoner.packs import Pack
 from reasoner.paths import ROOT
-from reasoner.question import Question
+from reasoner.question import Question, normalize_answer
 
 log = logging.getLogger("reasoner")
 
@@ -77,6 +77,31 @@ class SolveResult:
 
 class SolverError(RuntimeError):
     """The solver process could not be started or broke its protocol."""
+
+
+def check_option_facts(facts: Sequence[Fact], pack: Pack, question: Question) -> None:
+    """Check that each option fact restates the option it labels.
+
+    ``option(L, Name)`` must use a label L of the question, and the constant Name
+    must read as that option's text ("other" for a text that no constant names).
+    Raises :class:`TranslationError` otherwise, so a translation that writes
+    options from memory instead of from the question is never solved.
+    """
+    choices = pack.inputs[pack.option_fact][1].split("|")
+    texts = {normalize_answer(o.label or ""): normalize_answer(o.text) for o in question.options}
+    for fact in facts:
+        if fact.predicate != pack.option_fact:
+            continue
+        label, name = fact.args
+        text = texts.get(normalize_answer(str(label)))
+        if text is None:
+            raise TranslationError(f"{fact.signature}: {label!r} is not an option label of the question",
+                                   fact.line, fact.column)
+        named = [c for c in choices if normalize_answer(c.replace("_", " ")) == text]
+        expected = named[0] if named else "other"
+        if str(name) != expected:
+            raise TranslationError(f"{fact.signature}: option {label} reads {text!r}, so its name is {expected}, "
+                                   f"not {name}", fact.line, fact.column)
 
 
 class Solver:
@@ -153,6 +178,8 @@ class Solver:
         started = time.perf_counter()
         try:
             check_facts(facts, pack.inputs)
+            if pack.option_fact and question is not None and question.options:
+                check_option_facts(facts, pack, question)
         except TranslationError as error:
             return SolveResult(Outcome.TRANSLATION_ERROR, message=str(error))
 

@@ -180,3 +180,27 @@ def test_names_round_trip_through_clingo(tmp_path, solver, name):
     result = solver.solve(pack, [Fact("item", (name,))])
     assert result.outcome is Outcome.ANSWER
     assert result.answer == name
+
+
+GEOMETRY_QUESTION = """Which shape does this path draw? <path d="M 0.00,0.00 L 4.00,0.00 L 2.00,3.00 Z"/>
+Options:
+(A) square
+(B) triangle
+(C) star"""
+GEOMETRY_PATH = ('moveto(1, absolute, "0.00", "0.00").\nlineto(2, absolute, "4.00", "0.00").\n'
+                 'lineto(3, absolute, "2.00", "3.00").\nclosepath(4).\n')
+
+
+@pytest.mark.parametrize("options, outcome, answer", [
+    ('option("A", square).\noption("B", triangle).\noption("C", other).\n', Outcome.ANSWER, "(B)"),
+    # Options written from memory: the label B names a triangle, not a circle.
+    ('option("A", triangle).\noption("B", circle).\n', Outcome.TRANSLATION_ERROR, None),
+    # "star" is not a shape constant of the pack, so only other may name it.
+    ('option("B", triangle).\noption("C", square).\n', Outcome.TRANSLATION_ERROR, None),
+    ('option("D", triangle).\n', Outcome.TRANSLATION_ERROR, None),
+])
+def test_option_facts_match_question(packs, solver, options, outcome, answer):
+    result = solver.solve(packs["geometric_shapes"], parse_facts(GEOMETRY_PATH + options),
+                          parse_question(GEOMETRY_QUESTION))
+    assert result.outcome is outcome, result.message
+    assert result.answer == answer

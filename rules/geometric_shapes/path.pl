@@ -38,13 +38,13 @@ svg_number(Text, Value) :-
     Chars \= [],
     forall(member(Char, Chars), memberchk(Char, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '-', '.', e, 'E'])),
     signed_chars(Chars, Prolog),
-    catch(number_chars(Number, Prolog), error(syntax_error(_), _), fail),
-    Value is float(Number),
+    catch(( number_chars(Number, Prolog), Value is float(Number) ), error(_, _), fail),
     abs(Value) < 1.0e12.
 
-% A sign is kept when it is a minus and dropped when it is a plus.
-signed_chars(['+' | Unsigned], Prolog) :- unsigned_chars(Unsigned, Prolog).
-signed_chars(['-' | Unsigned], ['-' | Prolog]) :- unsigned_chars(Unsigned, Prolog).
+% A sign is kept when it is a minus and dropped when it is a plus. Only one sign
+%   may lead, so "+-8" does not read.
+signed_chars(['+', Next | Unsigned], Prolog) :- \+ memberchk(Next, ['+', '-']), unsigned_chars([Next | Unsigned], Prolog).
+signed_chars(['-', Next | Unsigned], ['-' | Prolog]) :- \+ memberchk(Next, ['+', '-']), unsigned_chars([Next | Unsigned], Prolog).
 signed_chars([First | Rest], Prolog) :- First \== '+', First \== '-', unsigned_chars([First | Rest], Prolog).
 
 % A point with no digit before or after it gets a 0 there.
@@ -56,8 +56,9 @@ unsigned_chars(Chars, Prolog) :-
     ).
 
 % Read: each command as a term, numbered by its position N. A command whose numbers
-%   do not read becomes invalid, which makes the whole path unreadable (step/6 has
-%   no clause for it), so no coordinate is ever skipped silently.
+%   do not read (bad syntax, or too large for a float) becomes invalid, which makes
+%   the whole path unreadable (step/6 has no clause for it), so no coordinate is
+%   ever skipped silently.
 command(N, Command) :- moveto(N, Mode, XText, YText),
     ( svg_number(XText, X), svg_number(YText, Y) -> Command = move(Mode, X, Y) ; Command = invalid ).
 command(N, Command) :- lineto(N, Mode, XText, YText),

@@ -15,6 +15,11 @@
 %   figure and neither name includes the other (kite and trapezoid for a square).
 %   No answer for a figure with no name here: an open zigzag, a self-crossing
 %   outline, or a closed figure that mixes lines and arcs and is not a sector.
+% Limits: curves (C, S, Q, T) have no input, so a path with them gets no answer. A
+%   polygon with more than ten corners, and an option named other, are never the
+%   answer. NOTE: the shipped student cannot copy a leading minus sign, so it
+%   writes -3.5 as "3.5" and can draw another figure; facts written by hand keep
+%   the sign. Its options are checked against the question's option texts.
 % Provenance: written by the reason developers (Claude, a language model) from plane
 %   geometry, SVG 1.1 (the endpoint to centre conversion of arcs in appendix F) and the
 %   geometric_shapes questions of the BBH training split, and checked against the
