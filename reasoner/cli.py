@@ -175,7 +175,10 @@ def write_program(answer, directory: Path, pack) -> Path:
         shutil.copyfile(path, directory / path.name)
         names.append(path.name)
     if pack.engine == "prolog":
-        facts = "".join(fact.render_prolog() + "\n" for fact in parse_facts(answer.facts))
+        # The facts keep the translation's order, so one input's clauses may be apart.
+        inputs = ", ".join(f"{name}/{len(types)}" for name, types in sorted(pack.inputs.items()))
+        facts = f":- discontiguous {inputs}.\n" + "".join(
+            fact.render_prolog() + "\n" for fact in parse_facts(answer.facts))
         (directory / "facts.pl").write_text(facts, encoding="utf-8")
         command = f'swipl -q -g "forall(answer(X), (writeq(answer(X)), nl)), halt" {" ".join(names)} facts.pl'
         where = ""
