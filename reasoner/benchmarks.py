@@ -279,7 +279,7 @@ def summary_rows(full: dict) -> list[str]:
 # Reports written before the judge was configurable used the "any" policy.
 JUDGE_TEXT = {
     "first": "Judge `first`: an unannotated question becomes a target when the first candidate the solver "
-             "answers gives the gold answer.",
+             "solves gives the gold answer.",
     "any": "Judge `any`: an unannotated question becomes a target when any of its eight candidates gives "
            "the gold answer.",
 }

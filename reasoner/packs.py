@@ -132,7 +132,7 @@ def load_pack(directory: Path) -> Pack:
         unsatisfiable_answer=manifest.get("unsatisfiable_answer", ""),
         consecutive=bool(manifest.get("consecutive", False)),
         separators=tuple(word.lower() for word in manifest.get("separators", ())),
-        option_fact=manifest.get("option_fact", ""),
+        option_fact=option_fact,
         rule_files=rule_files,
     )
 

@@ -95,13 +95,13 @@ def check_option_facts(facts: Sequence[Fact], pack: Pack, question: Question) ->
         label, name = fact.args
         text = texts.get(normalize_answer(str(label)))
         if text is None:
-            raise TranslationError(f"{fact.signature}: {label!r} is not an option label of the question",
+            raise TranslationError(f"{fact.signature}: option label {label!r} not found in the question",
                                    fact.line, fact.column)
         named = [c for c in choices if normalize_answer(c.replace("_", " ")) == text]
         expected = named[0] if named else "other"
         if str(name) != expected:
-            raise TranslationError(f"{fact.signature}: option {label} reads {text!r}, so its name is {expected}, "
-                                   f"not {name}", fact.line, fact.column)
+            raise TranslationError(f"{fact.signature}: invalid name {name} for option {label} ({text!r}); "
+                                   f"expected {expected}", fact.line, fact.column)
 
 
 class Solver:

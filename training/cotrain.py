@@ -7,8 +7,8 @@ the judge: no translation enters training unless the solver verifies it.
 
 Which candidate counts is the judge's policy:
 
-* ``first`` (the default): the first candidate that the solver answers, the one
-  ``reason solve`` would use, must give the gold answer; later candidates are not
+* ``first`` (the default): the first candidate that the solver solves, the one
+  ``reason solve`` would use, must give the gold answer. Later candidates are not
   searched. A search through eight candidates of a yes/no question often finds
   one that gives the gold answer by chance, so ``any`` turns wrong translations
   into training targets on two-option subtasks.
@@ -46,8 +46,8 @@ def find_verified(student: StudentModel, pool: list[Example], solver: Solver, sa
                   policy: str = "first") -> list[Example]:
     """Return a co-training example for every pool question whose candidate the judge accepts.
 
-    With ``policy="first"`` the search stops at the first candidate the solver
-    answers, right or wrong; with ``"any"`` it goes on to a later candidate.
+    With ``policy="first"`` the search stops at the first candidate that the
+    solver solves, right or wrong. With ``"any"`` it goes on to a later candidate.
     """
     if policy not in JUDGE_POLICIES:
         raise ValueError(f"unknown judge policy {policy!r}; expected one of {', '.join(JUDGE_POLICIES)}")
