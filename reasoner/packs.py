@@ -66,6 +66,9 @@ class Pack:
     # over the words in ``separators``, which are never copied after the first.
     consecutive: bool = False
     separators: tuple[str, ...] = ()
+    # Whether a transcribing pack's list runs to the end of its line, so that a
+    # transcription stops only at a line break, the question's end or a sentence's end.
+    list_ends_line: bool = False
     # The input predicate, if any, whose facts option(Label, Name) restate the
     # question's options: solving checks each against the option it labels.
     option_fact: str = ""
@@ -119,6 +122,8 @@ def load_pack(directory: Path) -> Pack:
     if option_fact and (len(inputs.get(option_fact, ())) != 2 or "|" not in inputs[option_fact][1]):
         raise PackError(f"{directory}: option_fact {option_fact!r} must name an input with two arguments, "
                         "a label and a choice of constants")
+    if manifest.get("list_ends_line") and not manifest.get("consecutive"):
+        raise PackError(f"{manifest_path}: list_ends_line = true is invalid without consecutive = true")
     return Pack(
         name=manifest["name"],
         directory=directory,
@@ -132,6 +137,7 @@ def load_pack(directory: Path) -> Pack:
         unsatisfiable_answer=manifest.get("unsatisfiable_answer", ""),
         consecutive=bool(manifest.get("consecutive", False)),
         separators=tuple(word.lower() for word in manifest.get("separators", ())),
+        list_ends_line=bool(manifest.get("list_ends_line", False)),
         option_fact=option_fact,
         rule_files=rule_files,
     )

@@ -130,6 +130,9 @@ def pack_doc(pack: Pack) -> str:
     if pack.consecutive:
         skipped = f", passing over {', '.join(f'`{s}`' for s in pack.separators)}" if pack.separators else ""
         lines.append(f"- Transcribing: each copied word is the question's word after the previous copy{skipped}")
+    if pack.list_ends_line:
+        lines.append("- The list runs to the end of its line: the transcription stops only at a line break, "
+                     "the end of the question, or `.`, `?` or `!`")
     lines += ["", "## Inputs", "", "| predicate | argument types |", "| --- | --- |"]
     for name, types in sorted(pack.inputs.items()):
         # A "|" inside a table cell must be escaped, even within backticks.

@@ -7,7 +7,7 @@ import pytest
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
 from reasoner.student.actions import ActionSpace, FactWriter
-from reasoner.student.decoding import next_copy_mask
+from reasoner.student.decoding import list_may_end, next_copy_mask
 from reasoner.student.words import segment, span_text
 from training.dataset import AlignmentError, target_steps
 
@@ -102,6 +102,26 @@ def test_next_copy_skips_separators():
     assert next_copy_mask(words, 4, separators).nonzero().flatten().tolist() == [7]
     assert next_copy_mask(words, 4, ()).nonzero().flatten().tolist() == [5]
     assert next_copy_mask(words, len(words) - 1, ()).sum() == 0
+
+
+def test_list_end_positions():
+    words = segment("List: pear, fig and plum\nThen more: kiwi. Done")
+    separators = (",", "and")
+    # List(0) :(1) pear(2) ,(3) fig(4) and(5) plum(6) | Then(7) more(8) :(9) kiwi(10) .(11) Done(12)
+    assert not list_may_end(words, 2, separators)
+    assert not list_may_end(words, 4, separators)
+    assert list_may_end(words, 6, separators)
+    assert list_may_end(words, 10, separators)
+    assert list_may_end(words, 12, separators)
+
+
+def test_long_list_transcribed_to_its_end(reasoner):
+    """A list longer than most training lists is copied whole, not cut short before its last words."""
+    words = ("maple quartz harbor lantern ember willow quiver saffron tundra orchid velvet bramble cobalt "
+             "meadow juniper falcon").split()
+    result = reasoner.answer("Sort the following words alphabetically: List: " + " ".join(words))
+    assert result.route == "solver", [a.outcome for a in result.attempts]
+    assert result.answer == " ".join(sorted(words))
 
 
 def test_transcribed_run_skips_an_earlier_mention(packs):

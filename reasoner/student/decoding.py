@@ -5,7 +5,9 @@ feeds the Lark parser and says which actions may come next; only those are
 scored. A span action is scored as its start word plus its end word given the
 start, and only spans that may be copied as a name (or, for numbers, single
 words of digits) are allowed. In a transcribing pack (``consecutive`` in its
-pack.toml) a copy may only start at the word after the previous copy.
+pack.toml) a copy may only start at the word after the previous copy, and in
+one whose list runs to the end of its line (``list_ends_line``) the translation
+may not stop before the list ends.
 Finished hypotheses are ranked by total log probability and deduplicated by
 their text.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from reasoner.packs import Pack
-from reasoner.student.actions import ActionSpace, FactWriter, SlotSpec
+from reasoner.student.actions import EOS, ActionSpace, FactWriter, SlotSpec
 from reasoner.student.encoder import EncodedQuestion
 from reasoner.student.model import NEG_INF, Student
 from reasoner.student.words import MAX_SPAN_WORDS, can_end_span, can_start_span, span_text
@@ -61,6 +63,23 @@ def next_copy_mask(words, read: int, separators: tuple[str, ...]) -> torch.Tenso
     return mask
 
 
+# Words that end a sentence, and so end a list that otherwise runs to the end of its line.
+SENTENCE_ENDS = (".", "?", "!")
+
+
+def list_may_end(words, read: int, separators: tuple[str, ...]) -> bool:
+    """Return whether a transcription whose last copy is word ``read`` covers its whole list.
+
+    It does when the next word that could be copied lies on another line, past the
+    end of the question, or is the end of a sentence.
+    """
+    position = read + 1
+    while position < len(words) and words[position].text.lower() in separators:
+        position += 1
+    return (position >= len(words) or words[position].line != words[read].line
+            or words[position].text in SENTENCE_ENDS)
+
+
 @torch.no_grad()
 def beam_search(
     model: Student,
@@ -84,6 +103,7 @@ def beam_search(
     memory = model.memory(word_states)
     pack_id = torch.tensor([space.pack_names.index(pack.name)])
     vocab_size = len(space.vocab)
+    eos = space.vocab.index(EOS)
     max_steps = min(model.config.max_steps, 6 * n + 16)
 
     name_ok_cache: dict[str, list[bool]] = {}
@@ -119,6 +139,9 @@ def beam_search(
         for i, spec in enumerate(specs):
             if spec.vocab:
                 allowed_vocab[i, list(spec.vocab)] = True
+                if pack.list_ends_line and alive[i].read >= 0 and not list_may_end(words, alive[i].read,
+                                                                                    pack.separators):
+                    allowed_vocab[i, eos] = False
             if spec.span:
                 if spec.span not in name_ok_cache:
                     name_ok_cache[spec.span] = start_masks(words, spec)
