@@ -8,7 +8,7 @@ from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
 from reasoner.student.actions import ActionSpace, FactWriter
 from reasoner.student.decoding import list_may_end, next_copy_mask
-from reasoner.student.words import segment, span_text
+from reasoner.student.words import can_end_span, find_spans, segment, span_text
 from training.dataset import AlignmentError, target_steps
 
 UNSEEN = unseen_questions()
@@ -102,6 +102,21 @@ def test_next_copy_skips_separators():
     assert next_copy_mask(words, 4, separators).nonzero().flatten().tolist() == [7]
     assert next_copy_mask(words, 4, ()).nonzero().flatten().tolist() == [5]
     assert next_copy_mask(words, len(words) - 1, ()).sum() == 0
+
+
+@pytest.mark.parametrize("text, name, copyable", [
+    ("Every uncle of Lavern. Every schoolmate of Jeffery is a nephew.", "uncle of Lavern. Every schoolmate", False),
+    ("She is a patient of Dr. Haddad. So she is a friend.", "patient of Dr. Haddad", True),
+    ("He is a friend of R. Charleroi SC. So he is a fan.", "friend of R. Charleroi SC", True),
+    ("It was on St. Andrew's Day last year.", "St. Andrew's Day", True),
+    ("The pole is 3.5 m tall.", "3.5 m", True),
+])
+def test_span_over_sentence_end(text, name, copyable):
+    words = segment(text)
+    first = next(i for i, word in enumerate(words) if text.startswith(name, word.start))
+    last = next(i for i, word in enumerate(words) if word.end == text.index(name) + len(name))
+    assert can_end_span(words, first, last) == copyable
+    assert bool(find_spans(text, words, name)) == copyable
 
 
 def test_list_end_positions():

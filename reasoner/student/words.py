@@ -57,9 +57,9 @@ def can_start_span(words: list[Word], index: int) -> bool:
 def can_end_span(words: list[Word], first: int, last: int) -> bool:
     """Return whether words ``first``..``last`` form a span that may be copied as one name.
 
-    NOTE: so a name never runs over a clause, a span may not end on a period or hold a
-    comma or a parenthesis; names such as "Ronald Acuña Jr." or "Lip Gloss (BCMK)"
-    cannot be copied whole, and a word inside a hyphenated word ("burgundy" in
+    NOTE: a name never runs over a clause, so a span may not end on a period, hold a
+    period that ends a sentence, or hold a comma or a parenthesis. Names such as
+    "Ronald Acuña Jr." or "Lip Gloss (BCMK)" cannot be copied whole, and a word inside a hyphenated word ("burgundy" in
     "non-burgundy") cannot be copied alone.
     """
     if last < first or last - first >= MAX_SPAN_WORDS:
@@ -69,7 +69,25 @@ def can_end_span(words: list[Word], first: int, last: int) -> bool:
     if not (words[last].is_alphanumeric or words[last].text in "\"'”’"):
         return False
     # A name does not run over a comma, colon, semicolon or sentence end.
-    return all(words[k].text not in ",;:?!()" for k in range(first, last + 1))
+    if any(words[k].text in ",;:?!()" for k in range(first, last + 1)):
+        return False
+    return not any(_ends_sentence(words, k) for k in range(first + 1, last))
+
+
+# Abbreviations whose period does not end a sentence ("Dr. Haddad"), in lower case.
+ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "mt", "jr", "sr", "co", "inc", "ltd", "no", "vs"})
+
+
+def _ends_sentence(words: list[Word], index: int) -> bool:
+    """Return whether word ``index`` is a period that ends a sentence inside a span.
+
+    A period ends a sentence when a space follows it ("Owen. Every"), unless it
+    closes an initial ("R. Charleroi") or a common abbreviation ("St. Andrew's").
+    """
+    if words[index].text != "." or words[index + 1].start == words[index].end:
+        return False
+    before = words[index - 1].text
+    return not ((len(before) == 1 and before.isupper()) or before.lower() in ABBREVIATIONS)
 
 
 def find_spans(text: str, words: list[Word], name: str) -> list[tuple[int, int]]:
