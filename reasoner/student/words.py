@@ -59,8 +59,8 @@ def can_end_span(words: list[Word], first: int, last: int) -> bool:
 
     NOTE: a name never runs over a clause, so a span may not end on a period, hold a
     period that ends a sentence, or hold a comma or a parenthesis. Names such as
-    "Ronald Acuña Jr." or "Lip Gloss (BCMK)" cannot be copied whole, and a word inside a hyphenated word ("burgundy" in
-    "non-burgundy") cannot be copied alone.
+    "Ronald Acuña Jr." or "Lip Gloss (BCMK)" cannot be copied whole, and a word inside
+    a hyphenated word ("burgundy" in "non-burgundy") cannot be copied alone.
     """
     if last < first or last - first >= MAX_SPAN_WORDS:
         return False
