@@ -91,7 +91,8 @@ def read_question(path: str) -> str:
         raise ReasonError(str(error), EXIT_INVALID_INPUT) from None
 
 
-def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit: float, allow_script: bool):
+def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit: float, allow_script: bool,
+                  translate_limit: float):
     from reasoner.packs import PackError, load_packs
     from reasoner.pipeline import Reasoner
     from reasoner.rulebase import forbidden_statements
@@ -116,7 +117,7 @@ def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit:
         student = StudentModel.load(model, base_model, rules)
     except (ModelError, EncoderError) as error:
         raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
-    return Reasoner(student, rules_dir=rules, time_limit=time_limit)
+    return Reasoner(student, rules_dir=rules, time_limit=time_limit, translate_limit=translate_limit)
 
 
 def answer_json(answer, source: str, packs: dict) -> dict:
@@ -155,6 +156,7 @@ def answer_json(answer, source: str, packs: dict) -> dict:
             for a in answer.attempts
         ],
         "Rationale": answer.rationale,
+        "TranslationTimedOut": answer.translation_timed_out,
     }
     if answer.derivation is not None:
         from reasoner.explain import tree_to_json
@@ -213,16 +215,19 @@ def write_program(answer, directory: Path, pack) -> Path:
               help="Folder of rule packs.")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Wall-clock limit in seconds for grounding and solving one candidate.")
+@click.option("--translate-limit", type=click.FloatRange(min=0.0), default=30.0, show_default=True,
+              help="Wall-clock limit in seconds for translating the question; past it, the fallback gives the answer.")
 @click.option("--explain", "explain_answer", is_flag=True,
               help="Show the derivation of a verified answer: each derived atom with its rule (file:line).")
 @click.option("--emit-program", type=click.Path(path_type=Path), default=None,
               help="Write the facts and rule files of a verified answer into this directory.")
 @click.option("--allow-script", is_flag=True, help="Run rule packs that contain #script or #include.")
 def solve(question_file: str, output_format: str, pack: str | None, model: Path, base_model: Path | None,
-          rules: Path, time_limit: float, explain_answer: bool, emit_program: Path | None, allow_script: bool) -> None:
+          rules: Path, time_limit: float, translate_limit: float, explain_answer: bool, emit_program: Path | None,
+          allow_script: bool) -> None:
     """Answer the question in FILE ('-' reads standard input)."""
     text = read_question(question_file)
-    reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script)
+    reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script, translate_limit)
     try:
         if pack is not None and pack not in reasoner.student.space.packs:
             known = ", ".join(sorted(reasoner.student.space.packs))
@@ -266,7 +271,11 @@ def _print_text(answer, rules: Path, packs: dict) -> None:
             for line in render_tree(answer.derivation, str(rules.resolve().parent) + "/").split("\n"):
                 click.echo(f"  {line}")
     else:
-        click.echo("unverified: no translation was verified by the solver; this is the student's chain of thought:")
+        if answer.translation_timed_out:
+            click.echo("unverified: translating the question reached the --translate-limit; "
+                       "this is the student's chain of thought:")
+        else:
+            click.echo("unverified: no translation was verified by the solver; this is the student's chain of thought:")
         if answer.rationale:
             click.echo(f"  {answer.rationale}")
 

@@ -31,6 +31,9 @@ ROUTE_SOLVER = "solver"
 ROUTE_FALLBACK = "fallback"
 # Candidates tried per question before falling back.
 MAX_CANDIDATES = 6
+# Seconds of decoding per question; a very long question (a path of hundreds of
+# points) falls back instead of translating for minutes.
+DEFAULT_TRANSLATE_LIMIT = 30.0
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Answer:
     times: dict[str, float] = field(default_factory=dict)
     # Derivation tree of a verified answer (reasoner.explain.Node), when requested.
     derivation: object | None = None
+    # Whether decoding reached the translation time limit before a candidate was verified.
+    translation_timed_out: bool = False
 
     @property
     def verified(self) -> bool:
@@ -76,6 +81,7 @@ class Reasoner:
         max_candidates: int = MAX_CANDIDATES,
         beam_size: int = 6,
         use_solver: bool = True,
+        translate_limit: float = DEFAULT_TRANSLATE_LIMIT,
     ):
         self.student = student
         self.fallback = fallback or Fallback(student)
@@ -83,6 +89,7 @@ class Reasoner:
         self.solver = Solver()
         self.solver.start()
         self.time_limit = time_limit
+        self.translate_limit = translate_limit
         self.max_candidates = max_candidates
         self.beam_size = beam_size
         # Without the solver every question goes to the chain of thought: the neural-only baseline.
@@ -110,11 +117,13 @@ class Reasoner:
         attempts: list[Attempt] = []
         candidates: list = []
         tried: set[str] = set()
+        deadline = time.monotonic() + self.translate_limit
         # Greedy decoding first: its single candidate is verified for most questions at a
         # fraction of the cost of the beam search, which runs only when greedy fails.
         for beam_size in (1, self.beam_size) if self.use_solver else ():
             translating = time.perf_counter()
-            new = [c for c in self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded)
+            new = [c for c in self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded,
+                                                     deadline=deadline)
                    if c.facts not in tried]
             times["translate"] += time.perf_counter() - translating
             candidates += new
@@ -137,6 +146,10 @@ class Reasoner:
                 return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
                               result, attempts, times=times, derivation=derivation)
 
+        timed_out = self.use_solver and time.monotonic() > deadline
+        if timed_out:
+            log.warning("translation stopped at the %.0f s limit; falling back to the chain of thought",
+                        self.translate_limit)
         falling_back = time.perf_counter()
         candidates.sort(key=lambda c: c.score, reverse=True)
         best_pack = candidates[0].pack if candidates else None
@@ -148,7 +161,7 @@ class Reasoner:
         times["fallback"] = time.perf_counter() - falling_back
         times["total"] = time.perf_counter() - started
         return Answer(question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, attempts,
-                      fallback.rationale, times)
+                      fallback.rationale, times, translation_timed_out=timed_out)
 
     def _try(self, candidate, question: Question):
         """Parse and solve one candidate; return its attempt record, the solve result and the facts."""

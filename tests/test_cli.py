@@ -109,3 +109,17 @@ def test_rules_test_passes():
     result = run(["rules", "test"])
     assert result.returncode == 0, result.stdout.decode()
     assert b"0 failed" in result.stdout
+
+
+def test_translate_limit_falls_back():
+    """Past the translation time limit the fallback gives the answer, and the output says why."""
+    from reasoner.cli import EXIT_UNVERIFIED
+
+    result = run(["solve", "examples/liars_chain.txt", "--translate-limit", "0", "--format", "json"])
+    assert result.returncode == EXIT_UNVERIFIED, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["Route"] == "fallback"
+    assert report["TranslationTimedOut"] is True
+    assert report["Candidates"] == []
+    assert b"translation stopped at the 0 s limit" in result.stderr
+    assert b"Traceback" not in result.stderr

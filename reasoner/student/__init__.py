@@ -136,13 +136,15 @@ class StudentModel:
         pack: str | None = None,
         beam_size: int = 6,
         encoded: EncodedQuestion | None = None,
+        deadline: float | None = None,
     ) -> list[Candidate]:
         """Return candidate translations of ``question``, best first.
 
         Without ``pack``, the router picks up to two packs whose probability is
         at least 5 %; candidates of all of them are ranked together by their
         log probability, router included. Returns no candidates when the router
-        sends the question to no pack.
+        sends the question to no pack. Decoding stops at ``deadline`` (a
+        :func:`time.monotonic` value) with the candidates finished by then.
         """
         encoded = encoded or self.encode(question)
         if pack is not None:
@@ -157,6 +159,7 @@ class StudentModel:
         candidates: list[Candidate] = []
         for name, probability in routes:
             candidates += beam_search(
-                self.network, self.space, self.space.packs[name], question, encoded, beam_size, math.log(probability)
+                self.network, self.space, self.space.packs[name], question, encoded, beam_size, math.log(probability),
+                deadline,
             )
         return sorted(candidates, key=lambda c: c.score, reverse=True)

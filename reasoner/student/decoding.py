@@ -14,6 +14,7 @@ their text.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -89,10 +90,13 @@ def beam_search(
     encoded: EncodedQuestion,
     beam_size: int = 6,
     prior: float = 0.0,
+    deadline: float | None = None,
 ) -> list[Candidate]:
     """Return up to ``beam_size`` translations of ``question`` for ``pack``, best first.
 
     ``prior`` is added to every score (the router's log probability of the pack).
+    At ``deadline`` (a :func:`time.monotonic` value) the search stops and returns
+    the translations finished so far, possibly none.
     """
     words = encoded.words
     if not words:
@@ -112,7 +116,7 @@ def beam_search(
     caches = None
 
     for step in range(max_steps):
-        if not alive:
+        if not alive or (deadline is not None and time.monotonic() > deadline):
             break
         count = len(alive)
         specs = [h.writer.expecting() for h in alive]
