@@ -89,6 +89,11 @@ def setup(label: str, tmp_path: Path) -> tuple[list[str], Path, Path | None]:
     elif label == "rule pack whose grounding runs away":
         question.write_text((ROOT / "examples" / "liars_chain.txt").read_text(encoding="utf-8"), encoding="utf-8")
         extra = ["--rules", str(runaway_rules(tmp_path)), "--pack", "web_of_lies", "--time-limit", "1"]
+    elif label.startswith("question so long that translating it runs away"):
+        points = " ".join(f"L {10 + i % 50}.{i % 97:02d},{20 + i % 31}.{i % 89:02d}" for i in range(300))
+        question.write_text(f'This SVG path element <path d="M 5.00,5.00 {points}"/> draws a\n'
+                            "Options:\n(A) circle\n(B) line\n(C) polygon\n", encoding="utf-8")
+        extra = ["--translate-limit", "1"]
     else:
         pytest.fail(f"README row {label!r} has no test setup")
     return ["solve", str(question), *extra], question, marker
