@@ -117,11 +117,12 @@ class Reasoner:
         attempts: list[Attempt] = []
         candidates: list = []
         tried: set[str] = set()
-        deadline = time.monotonic() + self.translate_limit
         # Greedy decoding first: its single candidate is verified for most questions at a
         # fraction of the cost of the beam search, which runs only when greedy fails.
         for beam_size in (1, self.beam_size) if self.use_solver else ():
             translating = time.perf_counter()
+            # The limit counts decoding time only; solving the greedy candidate does not use it up.
+            deadline = time.monotonic() + self.translate_limit - times["translate"]
             new = [c for c in self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded,
                                                      deadline=deadline)
                    if c.facts not in tried]
@@ -146,7 +147,7 @@ class Reasoner:
                 return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
                               result, attempts, times=times, derivation=derivation)
 
-        timed_out = self.use_solver and time.monotonic() > deadline
+        timed_out = self.use_solver and times["translate"] >= self.translate_limit
         if timed_out:
             log.warning("translation stopped at the %.0f s limit; falling back to the chain of thought",
                         self.translate_limit)
