@@ -53,12 +53,18 @@ def start_masks(words, spec: SlotSpec) -> list[bool]:
     return [False] * len(words)
 
 
-def next_copy_mask(words, read: int, separators: tuple[str, ...]) -> torch.Tensor:
-    """Return where the next copy of a transcribing pack may start: the first non-separator after ``read``."""
-    mask = torch.zeros(len(words), dtype=torch.bool)
+def next_item(words, read: int, separators: tuple[str, ...]) -> int:
+    """Return the position of the first word after ``read`` that is not a separator (``len(words)`` if none)."""
     position = read + 1
     while position < len(words) and words[position].text.lower() in separators:
         position += 1
+    return position
+
+
+def next_copy_mask(words, read: int, separators: tuple[str, ...]) -> torch.Tensor:
+    """Return where the next copy of a transcribing pack may start: the first non-separator after ``read``."""
+    mask = torch.zeros(len(words), dtype=torch.bool)
+    position = next_item(words, read, separators)
     if position < len(words):
         mask[position] = True
     return mask
@@ -74,9 +80,7 @@ def list_may_end(words, read: int, separators: tuple[str, ...]) -> bool:
     It does when the next word that could be copied lies on another line, past the
     end of the question, or is the end of a sentence.
     """
-    position = read + 1
-    while position < len(words) and words[position].text.lower() in separators:
-        position += 1
+    position = next_item(words, read, separators)
     return (position >= len(words) or words[position].line != words[read].line
             or words[position].text in SENTENCE_ENDS)
 
