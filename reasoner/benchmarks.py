@@ -309,7 +309,22 @@ def cotrain_section(report: dict) -> list[str]:
         f"After the last round the co-training arm is {abs(gap):.1f} points {'below' if gap >= 0 else 'above'} the full arm;"
         f" before co-training it was {start_gap:.1f} points below.",
         "",
+        *cotrain_subtask_table(report),
     ]
+
+
+def cotrain_subtask_table(report: dict) -> list[str]:
+    """Return the per-subtask test accuracy of both arms, for reports that record it."""
+    full = report["full"].get("test_accuracy_by_subtask")
+    rounds = report["cotrain"]["rounds"]
+    if not full or any("test_accuracy_by_subtask" not in item for item in rounds):
+        return []
+    header = "| subtask | full annotations % | " + " | ".join(f"round {item['round']} %" for item in rounds) + " |"
+    rows = [header, "| --- " * (2 + len(rounds)) + "|"]
+    for subtask in sorted(full):
+        cells = [pct(item["test_accuracy_by_subtask"].get(subtask)) for item in rounds]
+        rows.append(f"| {subtask} | {pct(full[subtask])} | " + " | ".join(cells) + " |")
+    return ["Test accuracy per subtask, full arm beside each round of the co-training arm:", "", *rows, ""]
 
 
 def main() -> None:

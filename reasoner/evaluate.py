@@ -255,6 +255,11 @@ def save_json(report: EvalReport, path: Path) -> None:
 
 def mean_accuracy(student, examples: list[Example], time_limit: float = 10.0) -> float:
     """Return the mean over subtasks of the accuracy of ``student`` on ``examples``, in this process."""
+    return evaluate_in_process(student, examples, time_limit).mean_accuracy
+
+
+def evaluate_in_process(student, examples: list[Example], time_limit: float = 10.0) -> EvalReport:
+    """Answer ``examples`` with ``student`` in this process and return the report (no timings)."""
     from reasoner.pipeline import Reasoner
 
     results = []
@@ -265,4 +270,4 @@ def mean_accuracy(student, examples: list[Example], time_limit: float = 10.0) ->
                 example.subtask, example.index, example.target, answer.answer,
                 answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target),
                 answer.route, answer.pack, True, [], 0.0, False))
-    return build_report(results, "test", 1, 0.0).mean_accuracy
+    return build_report(results, "test", 1, 0.0)

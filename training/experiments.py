@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from reasoner.bbh import BBH
-from reasoner.evaluate import mean_accuracy
+from reasoner.evaluate import evaluate_in_process
 from training.annotate import record_path
 from training.cotrain import JUDGE_POLICIES, cotrain
 from training.records import read_jsonl
@@ -50,13 +50,19 @@ def main() -> None:
     base = TrainConfig(output=arguments.output / "full", subtasks=FIRST_FIVE_SUBTASKS, synthetic=False,
                        steps=arguments.steps, augment_copies=3)
 
+    by_subtask: list[dict[str, float]] = []
+
+    def evaluate(student) -> float:
+        report = evaluate_in_process(student, test)
+        by_subtask.append({item.subtask: item.accuracy for item in report.subtasks})
+        return report.mean_accuracy
+
     full = train(base)
-    full_accuracy = mean_accuracy(full, test)
+    full_accuracy = evaluate(full)
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
     partial = replace(base, output=arguments.output / "cotrain", annotated_fraction=arguments.fraction)
-    rounds = cotrain(partial, arguments.rounds, evaluate=lambda student: mean_accuracy(student, test),
-                     policy=arguments.judge)
+    rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
@@ -66,8 +72,11 @@ def main() -> None:
         "judge": arguments.judge,
         "subtasks": FIRST_FIVE_SUBTASKS,
         "test_questions": len(test),
-        "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy},
-        "cotrain": {"teacher_annotations": used, "rounds": [asdict(r) for r in rounds]},
+        "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy,
+                 "test_accuracy_by_subtask": by_subtask[0]},
+        "cotrain": {"teacher_annotations": used,
+                    "rounds": [{**asdict(r), "test_accuracy_by_subtask": accuracies}
+                               for r, accuracies in zip(rounds, by_subtask[1:])]},
     }
     (arguments.output / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=1))

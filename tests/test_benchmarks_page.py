@@ -1,0 +1,32 @@
+"""The co-training section of BENCHMARKS.md, built from a report of training.experiments."""
+
+from reasoner.benchmarks import cotrain_section, cotrain_subtask_table
+
+
+def make_report(by_subtask: bool) -> dict:
+    full = {"teacher_annotations": 902, "test_accuracy": 0.9}
+    rounds = [{"round": 0, "newly_verified": 0, "verified_total": 0, "unannotated": 676, "test_accuracy": 0.7},
+              {"round": 1, "newly_verified": 500, "verified_total": 500, "unannotated": 676, "test_accuracy": 0.85}]
+    if by_subtask:
+        full["test_accuracy_by_subtask"] = {"web_of_lies": 1.0, "navigate": 0.8}
+        rounds[0]["test_accuracy_by_subtask"] = {"web_of_lies": 0.9, "navigate": 0.5}
+        rounds[1]["test_accuracy_by_subtask"] = {"web_of_lies": 0.95, "navigate": 0.75}
+    return {"command": "python -m training.experiments", "fraction": 0.25, "judge": "first",
+            "test_questions": 120, "full": full, "cotrain": {"teacher_annotations": 226, "rounds": rounds}}
+
+
+def test_subtask_table_rows():
+    rows = cotrain_subtask_table(make_report(by_subtask=True))
+    assert "| subtask | full annotations % | round 0 % | round 1 % |" in rows
+    assert "| navigate | 80.0 | 50.0 | 75.0 |" in rows
+    assert "| web_of_lies | 100.0 | 90.0 | 95.0 |" in rows
+
+
+def test_older_report_has_no_subtask_table():
+    assert cotrain_subtask_table(make_report(by_subtask=False)) == []
+
+
+def test_section_states_the_gap():
+    text = "\n".join(cotrain_section(make_report(by_subtask=True)))
+    assert "the co-training arm is 5.0 points below the full arm" in text
+    assert "before co-training it was 20.0 points below" in text
