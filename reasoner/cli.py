@@ -543,11 +543,14 @@ def test_rules(pack: str | None, rules_dir: Path) -> None:
               help="TOML file with base_url, model, api_key, timeout, max_retries (the environment overrides it).")
 @click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"), show_default=True,
               help="JSON Lines cache of teacher responses.")
-def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, cache: Path) -> None:
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Maximum number of proposal rounds; each later round sends the questions still failing, "
+                   "and a rejected proposal ends the run.")
+def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, cache: Path, rounds: int) -> None:
     """Ask the teacher for rules that fix the training questions PACK fails; admit only safe gains."""
     from reasoner.bbh import BBH, DataError
     from reasoner.solver import Solver
-    from training.rulelearn import learn_rules, training_cases
+    from training.rulelearn import learn_rules_rounds, training_cases
     from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
 
     (item,) = _packs(rules_dir, pack)
@@ -559,11 +562,11 @@ def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, c
     try:
         teacher = Teacher(TeacherConfig.load(teacher_config), ResponseCache(cache))
         with Solver() as solver:
-            decision = learn_rules(item, training_cases(item, bbh), teacher, solver,
-                                   echo=lambda line: click.echo(line))
+            decisions = learn_rules_rounds(item, training_cases(item, bbh), teacher, solver, rounds,
+                                           echo=lambda line: click.echo(line))
     except TeacherError as error:
         raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
-    sys.exit(EXIT_CHECK_FAILED if decision is not None and not decision.admitted else 0)
+    sys.exit(EXIT_CHECK_FAILED if decisions and not any(d.admitted for d in decisions) else 0)
 
 
 @rules.command()

@@ -1,8 +1,9 @@
 """Rules learned from mistakes: a pack missing one piece of knowledge gets it back from the teacher.
 
-The pack under tests/data/rulelearn is boolean_expressions without the fact
-that the word "not" is negation. The teacher's reply to exactly this request is
-recorded in training/records/teacher_cache.jsonl and replays without a network.
+The packs under tests/data/rulelearn are boolean_expressions without the fact
+that the word "not" is negation, and object_counting without its vegetables.
+The teacher's replies to exactly these requests are recorded in
+training/records/teacher_cache.jsonl and replay without a network.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from reasoner.packs import load_pack
 from reasoner.rulebase import check_pack, run_cases
 from teacher_server import ReplayTeacher
 from training.records import read_jsonl
-from training.rulelearn import TrainingCase, decide, learn_rules, pack_accuracy
+from training.rulelearn import TrainingCase, decide, learn_rules, learn_rules_rounds, pack_accuracy
 from training.teacher import ResponseCache, Teacher, TeacherConfig, sha256_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,3 +120,28 @@ def test_proposal_without_gain_rejected(tmp_path, cases, solver):
     decision = decide(complete, 'symbol("maybe", true).', cases, solver)
     assert not decision.admitted
     assert "training accuracy stays at 1.000" in decision.reason
+
+
+def test_recorded_categories_restore_object_counting(tmp_path, solver):
+    shutil.copytree(DATA / "object_counting", tmp_path / "object_counting")
+    pack = load_pack(tmp_path / "object_counting")
+    rows = read_jsonl(DATA / "object_counting_cases.jsonl")
+    cases = [TrainingCase(r["id"], r["question"], r["facts"], r["answer"]) for r in rows]
+    before, failures = pack_accuracy(pack, cases, solver)
+    assert before < 0.8
+    assert failures
+
+    teacher = recorded_teacher(tmp_path)
+    decisions = learn_rules_rounds(pack, cases, teacher, solver, 3, record_dir=tmp_path, echo=lambda _: None)
+    assert [d.admitted for d in decisions] == [True, True]
+    assert decisions[0].accuracy_after < 1.0
+    assert teacher.calls == 0
+
+    restored = load_pack(pack.directory)
+    assert pack_accuracy(restored, cases, solver)[0] == 1.0
+    assert all(result.passed for result in run_cases(restored, solver))
+    assert check_pack(restored) == []
+    learned = (pack.directory / "learned.lp").read_text(encoding="utf-8")
+    assert "vegetable)." in learned
+    assert failures[0].id in learned
+    assert learned.count("% Proposed by claude-subagent on 2026-12-05") == 2

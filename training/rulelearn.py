@@ -138,12 +138,18 @@ def learned_header(pack: Pack) -> str:
     )
 
 
-def admit(pack: Pack, proposal: str, teacher: str, prompt_sha256: str, question_ids: list[str]) -> Path:
-    """Append an admitted proposal to the pack's learned file with its provenance."""
+def admit(pack: Pack, proposal: str, teacher: str, prompt_sha256: str, question_ids: list[str],
+          proposed_on: str | None = None) -> Path:
+    """Append an admitted proposal to the pack's learned file with its provenance.
+
+    ``proposed_on`` is the ISO date of the teacher's reply (default today). A
+    replayed reply keeps its own date, so the learned file, and the prompt of a
+    later round that shows it, are the same on every replay.
+    """
     path = pack.directory / LEARNED_FILE
     text = path.read_text(encoding="utf-8") if path.exists() else learned_header(pack)
     block = (
-        f"\n% Proposed by {teacher} on {date.today().isoformat()} (prompt sha256 {prompt_sha256[:16]}),\n"
+        f"\n% Proposed by {teacher} on {proposed_on or date.today().isoformat()} (prompt sha256 {prompt_sha256[:16]}),\n"
         f"%   for the training questions {', '.join(question_ids)}.\n"
         f"{proposal.strip()}\n"
     )
@@ -166,7 +172,7 @@ def learn_rules(pack: Pack, cases: list[TrainingCase], teacher: Teacher, solver:
     decision = decide(pack, proposal, cases, solver)
     ids = [case.id for case in failures[:MAX_FAILURES_IN_PROMPT]]
     if decision.admitted:
-        path = admit(pack, proposal, reply.model, sha256_text(prompt), ids)
+        path = admit(pack, proposal, reply.model, sha256_text(prompt), ids, reply.date)
         echo(f"{pack.name}: admitted into {path}: {decision.reason}")
     else:
         append_jsonl(record_dir / "rejected_rules.jsonl", {
@@ -175,6 +181,26 @@ def learn_rules(pack: Pack, cases: list[TrainingCase], teacher: Teacher, solver:
         })
         echo(f"{pack.name}: rejected: {decision.reason}")
     return decision
+
+
+def learn_rules_rounds(pack: Pack, cases: list[TrainingCase], teacher: Teacher, solver: Solver, rounds: int,
+                       record_dir: Path = RECORD_DIR, echo=print) -> list[Decision]:
+    """Run up to ``rounds`` proposal rounds; return their decisions.
+
+    Each round sends the questions that still fail, with the rules admitted so
+    far, so a teacher that fixed some failures gets to fix the rest. The rounds
+    stop when nothing fails or a proposal is rejected.
+    """
+    decisions: list[Decision] = []
+    for _ in range(rounds):
+        decision = learn_rules(pack, cases, teacher, solver, record_dir, echo)
+        if decision is None:
+            break
+        decisions.append(decision)
+        if not decision.admitted:
+            break
+        pack = load_pack(pack.directory)
+    return decisions
 
 
 def training_cases(pack: Pack, bbh=None, synthetic: bool = True) -> list[TrainingCase]:

@@ -32,6 +32,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,16 @@ class Reply:
     cached: bool
     prompt_sha256: str
     model: str
+    date: str  # ISO date the teacher wrote the reply, so replays keep it in provenance
+
+
+def entry_date(entry: dict[str, Any]) -> str:
+    """Return the ISO date a cache entry was written: its ``date``, else its ``time``, else today."""
+    if "date" in entry:
+        return entry["date"]
+    if "time" in entry:
+        return datetime.fromtimestamp(entry["time"], timezone.utc).date().isoformat()
+    return datetime.now(timezone.utc).date().isoformat()
 
 
 class ResponseCache:
@@ -153,13 +164,14 @@ class Teacher:
         entry = self.cache.get(key)
         if entry is not None:
             self.hits += 1
-            return Reply(entry["response"], True, prompt_sha, model)
+            return Reply(entry["response"], True, prompt_sha, model, entry_date(entry))
         text = self._request(prompt, question, model)
         self.calls += 1
-        self.cache.put({"key": key, "model": model, "prompt_sha256": prompt_sha,
-                        "question_sha256": sha256_text(question), "response": text,
-                        "parameters": self.config.parameters(), "time": time.time()})
-        return Reply(text, False, prompt_sha, model)
+        entry = {"key": key, "model": model, "prompt_sha256": prompt_sha,
+                 "question_sha256": sha256_text(question), "response": text,
+                 "parameters": self.config.parameters(), "time": time.time()}
+        self.cache.put(entry)
+        return Reply(text, False, prompt_sha, model, entry_date(entry))
 
     def _request(self, prompt: str, question: str, model: str) -> str:
         if not self.config.base_url:
