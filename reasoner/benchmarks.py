@@ -129,9 +129,10 @@ def rule_learning_section(demos: list[tuple[str, dict]]) -> list[str]:
         lines += [
             f"The `{demo['pack']}` pack with one knowledge piece removed ({removed})",
             f"answers {pct(demo['before'])} % of {demo['cases']} teacher-written training questions from their",
-            f"verified facts. `reason rules learn` ran {demo['rounds']} proposal round(s) and admitted "
-            f"{demo['admitted']} proposal(s) ({demo['teacher_calls']} live teacher calls; the replies are recorded);",
-            f"the pack then answers {pct(demo['after'])} %. The admitted file reads:",
+            f"verified facts. The rule-learning loop of `reason rules learn` (at most {RULE_LEARNING_ROUNDS} rounds) ran "
+            f"{plural(demo['rounds'], 'proposal round')} and admitted {plural(demo['admitted'], 'proposal')}",
+            f"({demo['teacher_calls']} live teacher calls, because the replies are recorded); the pack then answers "
+            f"{pct(demo['after'])} %. The admitted file reads:",
             "",
             "```prolog",
             demo["learned"].strip(),
@@ -194,6 +195,10 @@ def speed_notes(full: dict, latency: dict, cold: dict) -> list[str]:
             "torch and transformers alone takes about 2 s on this machine, before the encoder and the student "
             "load and the solver process starts.")
     return notes
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def pct(value) -> str:

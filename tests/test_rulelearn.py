@@ -19,7 +19,7 @@ from reasoner.rulebase import check_pack, run_cases
 from teacher_server import ReplayTeacher
 from training.records import read_jsonl
 from training.rulelearn import TrainingCase, decide, learn_rules, learn_rules_rounds, pack_accuracy
-from training.teacher import ResponseCache, Teacher, TeacherConfig, sha256_text
+from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError, sha256_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "rulelearn"
@@ -122,11 +122,16 @@ def test_proposal_without_gain_rejected(tmp_path, cases, solver):
     assert "training accuracy stays at 1.000" in decision.reason
 
 
-def test_recorded_categories_restore_object_counting(tmp_path, solver):
+def counting_pack_and_cases(tmp_path) -> tuple:
+    """Return a copy of object_counting without its vegetables, and its teacher-written questions."""
     shutil.copytree(DATA / "object_counting", tmp_path / "object_counting")
-    pack = load_pack(tmp_path / "object_counting")
     rows = read_jsonl(DATA / "object_counting_cases.jsonl")
     cases = [TrainingCase(r["id"], r["question"], r["facts"], r["answer"]) for r in rows]
+    return load_pack(tmp_path / "object_counting"), cases
+
+
+def test_recorded_categories_restore_object_counting(tmp_path, solver):
+    pack, cases = counting_pack_and_cases(tmp_path)
     before, failures = pack_accuracy(pack, cases, solver)
     assert before < 0.8
     assert failures
@@ -145,3 +150,45 @@ def test_recorded_categories_restore_object_counting(tmp_path, solver):
     assert "vegetable)." in learned
     assert failures[0].id in learned
     assert learned.count("% Proposed by claude-subagent on 2026-12-05") == 2
+
+
+def test_teacher_failure_keeps_earlier_rounds(tmp_path, solver):
+    from training.rulelearn import build_prompt
+
+    pack, cases = counting_pack_and_cases(tmp_path)
+    _, failures = pack_accuracy(pack, cases, solver)
+    first_request = sha256_text(build_prompt(pack, failures)[1])
+    cache = ResponseCache(tmp_path / "cache.jsonl")
+    for entry in read_jsonl(RECORDED):
+        if entry["question_sha256"] == first_request:
+            cache.put(entry)
+    # Round 1 replays from the cache; round 2 reaches a closed port.
+    teacher = Teacher(TeacherConfig(base_url="http://127.0.0.1:9/v1", model="claude-subagent", max_retries=0),
+                      cache)
+    lines: list[str] = []
+    with pytest.raises(TeacherError):
+        learn_rules_rounds(pack, cases, teacher, solver, 3, record_dir=tmp_path, echo=lines.append)
+
+    learned = (pack.directory / "learned.lp").read_text(encoding="utf-8")
+    assert learned.count("% Proposed by claude-subagent") == 1
+    assert lines[0].startswith("round 1: object_counting: admitted into ")
+    assert lines[-1].startswith("round 2: the teacher failed; the 1 proposal(s) admitted in earlier rounds stay in ")
+
+
+def test_rules_learn_command_replays_both_rounds(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    shutil.copytree(DATA / "object_counting", tmp_path / "rules" / "object_counting")
+    shutil.copyfile(RECORDED, tmp_path / "cache.jsonl")
+    environment = {**os.environ, "REASON_TEACHER_MODEL": "claude-subagent", "REASON_TEACHER_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "reasoner.cli", "rules", "learn", "object_counting", "--rules", str(tmp_path / "rules"),
+         "--data", str(tmp_path / "no-bbh"), "--cache", str(tmp_path / "cache.jsonl")],
+        capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "round 2: object_counting: admitted into " in result.stdout
+    assert "round 3: object_counting: every training question is answered" in result.stdout
+    learned = (tmp_path / "rules" / "object_counting" / "learned.lp").read_text(encoding="utf-8")
+    assert learned.count("% Proposed by claude-subagent") == 2

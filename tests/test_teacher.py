@@ -12,7 +12,7 @@ from reasoner.bbh import BBH
 from teacher_server import ReplayTeacher
 from training.distill import distill
 from training.records import read_jsonl
-from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError, sha256_text
+from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError, entry_date, sha256_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,3 +163,24 @@ def test_recorded_annotations_answer_without_network(tmp_path):
     assert reply.text == record["facts"]
     with pytest.raises(TeacherError, match="no teacher endpoint"):
         teacher.ask(prompt, "another question", model="recorded-model")
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ({"date": "2026-12-05"}, "2026-12-05"),
+        ({"time": 1764892800.0}, "2025-12-05"),
+        ({"date": "2026-12-05", "time": 0}, "2026-12-05"),
+        ({"date": "2026-02-30"}, None),
+        ({"date": '2026-12-05\ncategory("theremin", instrument).'}, None),
+        ({"date": 20261205}, None),
+        ({"date": None, "time": None}, None),
+        ({"time": "yesterday"}, None),
+        ({"time": float("nan")}, None),
+        ({"time": 1e20}, None),
+        ({"time": True}, None),
+        ({}, None),
+    ],
+)
+def test_entry_date_accepts_only_valid_dates(entry, expected):
+    assert entry_date(entry) == expected

@@ -11,17 +11,19 @@ proposes rules or facts. A proposal is admitted only when
 3. accuracy on the pack's training questions does not go down, and it rises.
 
 An admitted proposal is appended to ``rules/<pack>/learned.lp`` under a
-comment block with its provenance: teacher, prompt SHA-256, date and the ids of
-the questions that prompted it. A rejected one is logged, with the reason, in
-``training/records/rejected_rules.jsonl``.
+comment block with its provenance: teacher, date of the reply, SHA-256 of the
+system prompt and of the request, the accuracy gain and the ids of the questions
+that prompted it. A rejected one is logged, with the reason, in
+``training/records/rejected_rules.jsonl``. :func:`learn_rules_rounds` repeats
+the round with the questions still failing.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import textwrap
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from clingo import ast
@@ -33,7 +35,7 @@ from reasoner.rulebase import run_cases
 from reasoner.solver import Solver
 from training.annotate import RECORD_DIR, clean_response
 from training.records import append_jsonl
-from training.teacher import Teacher, sha256_text
+from training.teacher import Reply, Teacher, TeacherError, sha256_text, utc_today
 
 PROMPT_PATH = Path(__file__).parent / "prompts" / "propose_rules.md"
 LEARNED_FILE = "learned.lp"
@@ -130,29 +132,40 @@ def learned_header(pack: Pack) -> str:
     return (
         f"% Purpose: rules and knowledge for the {pack.name} pack that the teacher proposed after\n"
         "%   the student's failures, admitted because every regression case still passed and\n"
-        "%   accuracy on the training split rose.\n"
+        "%   accuracy on the pack's training questions rose.\n"
         f"% Inputs: those of the pack ({inputs}).\n"
         f"% Answer: none directly; these rules feed the pack's {pack.answer_predicate}.\n"
-        "% Provenance: one block per admitted proposal below, with the teacher, the prompt's\n"
-        "%   SHA-256, the date and the training questions that prompted it.\n"
+        "% Provenance: one block per admitted proposal below, with the teacher, the date of its\n"
+        "%   reply, the SHA-256 of the system prompt and of the request (the key of the reply in\n"
+        "%   the teacher cache is built from them), the accuracy gain, and the training\n"
+        "%   questions that prompted it. Admission ran the pack's regression cases and training\n"
+        "%   questions only, so a fact about an item that none of them names is untested.\n"
     )
 
 
-def admit(pack: Pack, proposal: str, teacher: str, prompt_sha256: str, question_ids: list[str],
-          proposed_on: str | None = None) -> Path:
+def admit(pack: Pack, proposal: str, reply: Reply, request_sha256: str, decision: Decision,
+          question_ids: list[str]) -> Path:
     """Append an admitted proposal to the pack's learned file with its provenance.
 
-    ``proposed_on`` is the ISO date of the teacher's reply (default today). A
-    replayed reply keeps its own date, so the learned file, and the prompt of a
-    later round that shows it, are the same on every replay.
+    The block carries the date of the teacher's reply (today when the cache
+    entry has no valid date). A replayed reply keeps its own date, so the
+    learned file, and the prompt of a later round that shows it, are the same
+    on every replay.
     """
     path = pack.directory / LEARNED_FILE
     text = path.read_text(encoding="utf-8") if path.exists() else learned_header(pack)
-    block = (
-        f"\n% Proposed by {teacher} on {proposed_on or date.today().isoformat()} (prompt sha256 {prompt_sha256[:16]}),\n"
-        f"%   for the training questions {', '.join(question_ids)}.\n"
-        f"{proposal.strip()}\n"
-    )
+    questions = textwrap.wrap(f"Training questions that prompted it: {', '.join(question_ids)}.", 88,
+                              subsequent_indent="  ")
+    lines = [
+        "",
+        f"% Proposed by {reply.model} on {reply.date or utc_today()} "
+        f"(prompt sha256 {reply.prompt_sha256[:16]}, request sha256 {request_sha256[:16]}).",
+        f"% Admitted: accuracy on the pack's training questions rose from {decision.accuracy_before:.3f} "
+        f"to {decision.accuracy_after:.3f}.",
+        *(f"% {line}" for line in questions),
+        proposal.strip(),
+    ]
+    block = "\n".join(lines) + "\n"
     temporary = path.with_suffix(".tmp")
     temporary.write_text(text + block, encoding="utf-8")
     temporary.replace(path)
@@ -172,12 +185,12 @@ def learn_rules(pack: Pack, cases: list[TrainingCase], teacher: Teacher, solver:
     decision = decide(pack, proposal, cases, solver)
     ids = [case.id for case in failures[:MAX_FAILURES_IN_PROMPT]]
     if decision.admitted:
-        path = admit(pack, proposal, reply.model, sha256_text(prompt), ids, reply.date)
+        path = admit(pack, proposal, reply, sha256_text(message), decision, ids)
         echo(f"{pack.name}: admitted into {path}: {decision.reason}")
     else:
         append_jsonl(record_dir / "rejected_rules.jsonl", {
             "pack": pack.name, "teacher": reply.model, "prompt_sha256": sha256_text(prompt),
-            "date": date.today().isoformat(), "questions": ids, "proposal": proposal, "reason": decision.reason,
+            "date": utc_today(), "questions": ids, "proposal": proposal, "reason": decision.reason,
         })
         echo(f"{pack.name}: rejected: {decision.reason}")
     return decision
@@ -189,11 +202,20 @@ def learn_rules_rounds(pack: Pack, cases: list[TrainingCase], teacher: Teacher, 
 
     Each round sends the questions that still fail, with the rules admitted so
     far, so a teacher that fixed some failures gets to fix the rest. The rounds
-    stop when nothing fails or a proposal is rejected.
+    stop when nothing fails or a proposal is rejected. A teacher error ends them
+    too: it is raised, and what earlier rounds admitted stays in the learned file.
     """
     decisions: list[Decision] = []
-    for _ in range(rounds):
-        decision = learn_rules(pack, cases, teacher, solver, record_dir, echo)
+    for number in range(1, rounds + 1):
+        try:
+            decision = learn_rules(pack, cases, teacher, solver, record_dir,
+                                   lambda line, number=number: echo(f"round {number}: {line}"))
+        except TeacherError:
+            admitted = sum(d.admitted for d in decisions)
+            if admitted:
+                echo(f"round {number}: the teacher failed; the {admitted} proposal(s) admitted in earlier rounds "
+                     f"stay in {pack.directory / LEARNED_FILE}")
+            raise
         if decision is None:
             break
         decisions.append(decision)

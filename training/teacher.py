@@ -26,13 +26,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import time
 import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -95,16 +97,33 @@ class Reply:
     cached: bool
     prompt_sha256: str
     model: str
-    date: str  # ISO date the teacher wrote the reply, so replays keep it in provenance
+    date: str | None  # ISO date (UTC) the teacher wrote the reply; None when the cache entry has no valid one
 
 
-def entry_date(entry: dict[str, Any]) -> str:
-    """Return the ISO date a cache entry was written: its ``date``, else its ``time``, else today."""
-    if "date" in entry:
-        return entry["date"]
-    if "time" in entry:
-        return datetime.fromtimestamp(entry["time"], timezone.utc).date().isoformat()
+def utc_today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
+
+
+def entry_date(entry: dict[str, Any]) -> str | None:
+    """Return the YYYY-MM-DD date (UTC) a cache entry was written, from ``date`` or ``time``.
+
+    A value that is not a valid date or timestamp gives None, never an error:
+    the date goes into provenance comments, and a hand-edited cache line must
+    neither inject text there nor stop a run that does not need it.
+    """
+    value = entry.get("date")
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    stamp = entry.get("time")
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and math.isfinite(stamp):
+        try:
+            return datetime.fromtimestamp(stamp, timezone.utc).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            pass
+    return None
 
 
 class ResponseCache:
