@@ -259,7 +259,7 @@ def mean_accuracy(student, examples: list[Example], time_limit: float = 10.0) ->
 
 
 def evaluate_in_process(student, examples: list[Example], time_limit: float = 10.0) -> EvalReport:
-    """Answer ``examples`` with ``student`` in this process and return the report (no timings)."""
+    """Run ``student`` on ``examples`` in this process and return the report, without latencies."""
     from reasoner.pipeline import Reasoner
 
     results = []

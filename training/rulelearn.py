@@ -213,8 +213,9 @@ def learn_rules_rounds(pack: Pack, cases: list[TrainingCase], teacher: Teacher, 
         except TeacherError:
             admitted = sum(d.admitted for d in decisions)
             if admitted:
-                echo(f"round {number}: the teacher failed; the {admitted} proposal(s) admitted in earlier rounds "
-                     f"stay in {pack.directory / LEARNED_FILE}")
+                proposals = "proposal" if admitted == 1 else "proposals"
+                echo(f"round {number}: the teacher failed; {pack.directory / LEARNED_FILE} keeps the {admitted} "
+                     f"{proposals} admitted in earlier rounds")
             raise
         if decision is None:
             break
