@@ -385,10 +385,13 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
                    "gold answer (first), or when any candidate does (any).")
 @click.option("--eval-limit", type=click.IntRange(min=1), default=None,
               help="With --cotrain: test questions per subtask measured after each round (default: all).")
+@click.option("--cotrain-relabel", is_flag=True,
+              help="With --cotrain: translate every unannotated question again each round; a verified "
+                   "translation replaces the earlier target.")
 def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
           augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None, part: str,
           rationale_steps: int, annotated_fraction: float, synthetic: bool, cotrain_rounds: int,
-          cotrain_samples: int, cotrain_judge: str, eval_limit: int | None) -> None:
+          cotrain_samples: int, cotrain_judge: str, eval_limit: int | None, cotrain_relabel: bool) -> None:
     """Train the student on the recorded, verified teacher annotations."""
     from dataclasses import replace
 
@@ -421,7 +424,7 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         packed = [s for p in load_packs_or_fail(RULES_DIR).values() for s in p.subtasks]
         test = [e for name in packed for e in bbh.split(name, "test")[:eval_limit]]
         cotrain(config, cotrain_rounds, cotrain_samples, echo, lambda student: mean_accuracy(student, test),
-                progress_factory, cotrain_judge)
+                progress_factory, cotrain_judge, cotrain_relabel)
     elif part in ("both", "translator"):
         run_training(config, progress_factory, echo=echo)
     if part in ("both", "rationale"):

@@ -113,3 +113,62 @@ def test_judge_policy_first_and_any(solver):
     # A failed candidate before the right one does not stop the search under either policy.
     student = ScriptedStudent([unparseable, right, wrong])
     assert len(find_verified(student, pool, solver, samples=3, policy="first")) == 1
+
+
+class QuestionStudent:
+    """Student stand-in that returns a fixed candidate per question text. The solver stays real."""
+
+    def __init__(self, by_question: dict[str, str]):
+        self.by_question = by_question
+
+    def translate(self, question, pack=None, beam_size=6):
+        from reasoner.student.decoding import Candidate
+
+        facts = self.by_question.get(question)
+        return [Candidate("boolean_expressions", facts, 0.0)] if facts else []
+
+
+def test_relabel_replaces_earlier_targets(tmp_path, monkeypatch):
+    import training.cotrain as cotrain_module
+    from reasoner.facts import parse_facts, render_facts
+
+    bbh, records = boolean_bbh(tmp_path / "bbh", 8)  # four training questions, none annotated
+    shortcut = 'token(1,"False").\n'  # reaches the gold answer False without translating the question
+    first_false = next(r for r in records[:4]
+                       if r["answer"] == "False" and parse_facts(r["facts"]) != parse_facts(shortcut))
+    round_one = {first_false["question"]: shortcut}
+    round_two = {r["question"]: r["facts"] for r in records[:4]}
+    students = iter([QuestionStudent(round_one), QuestionStudent(round_two), QuestionStudent({})])
+    trained_on: list[dict[str, str]] = []
+
+    def scripted_train(config, progress_factory=None, echo=None):
+        trained_on.append({e.id: render_facts(e.facts) for e in config.extra_examples})
+        return next(students)
+
+    monkeypatch.setattr(cotrain_module, "train", scripted_train)
+    config = TrainConfig(output=tmp_path / "student", data=bbh.root, synthetic=False,
+                         subtasks=["boolean_expressions"], record_dir=tmp_path / "records")
+    question_id = f"boolean_expressions/{records.index(first_false)}"
+    teacher = render_facts(parse_facts(first_false["facts"]))
+
+    rounds = cotrain(config, rounds=2, samples=1, echo=lambda _: None, relabel=True)
+    assert [(r.newly_verified, r.relabelled, r.verified_total) for r in rounds] == [(0, 0, 0), (1, 0, 1), (3, 1, 4)]
+    assert trained_on[1] == {question_id: shortcut}
+    assert trained_on[2][question_id] == teacher == rounds[2].targets[question_id]
+
+    # Without relabelling the first target stays, and only the other questions are translated.
+    students = iter([QuestionStudent(round_one), QuestionStudent(round_two), QuestionStudent({})])
+    trained_on.clear()
+    rounds = cotrain(config, rounds=2, samples=1, echo=lambda _: None)
+    assert [(r.newly_verified, r.relabelled) for r in rounds[1:]] == [(1, 0), (3, 0)]
+    assert trained_on[2][question_id] == shortcut
+
+
+def test_target_agreement_per_subtask():
+    from training.experiments import target_agreement
+
+    teacher = {"navigate/1": "move(1,left,2).", "navigate/2": "move(1,right,2).", "web_of_lies/4": 'given("A",lie).'}
+    targets = {"navigate/1": "move(1,left,2).", "navigate/2": "move(1,left,2).", "web_of_lies/4": 'given("A",lie).',
+               "web_of_lies/5": 'given("B",lie).'}
+    assert target_agreement(targets, teacher) == {"navigate": {"targets": 2, "identical_to_teacher": 1},
+                                                  "web_of_lies": {"targets": 2, "identical_to_teacher": 1}}

@@ -13,15 +13,21 @@ Which candidate counts is the judge's policy:
   one that gives the gold answer by chance, so ``any`` turns wrong translations
   into training targets on two-option subtasks.
 * ``any``: the first candidate whose solver answer equals the gold answer.
+
+By default a question keeps the first target found for it. With ``relabel``,
+every round translates all unannotated questions again with the latest student,
+and a verified translation replaces the earlier target: a student that has
+learned more writes better targets, so an early round's wrong translation that
+happened to reach the gold answer does not stay in the training data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from reasoner.bbh import BBH
-from reasoner.facts import parse_facts
+from reasoner.facts import parse_facts, render_facts
 from reasoner.packs import load_packs
 from reasoner.solver import Solver
 from reasoner.student import NO_PACK, StudentModel
@@ -37,6 +43,8 @@ class RoundReport:
     verified_total: int
     unannotated: int
     test_accuracy: float | None = None
+    relabelled: int = 0  # targets that a later round's verified translation replaced
+    targets: dict[str, str] = field(default_factory=dict, repr=False)  # question id -> target facts
 
 
 JUDGE_POLICIES = ("first", "any")
@@ -67,7 +75,7 @@ def find_verified(student: StudentModel, pool: list[Example], solver: Solver, sa
 
 def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[str], None] = print,
             evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None,
-            policy: str = "first") -> list[RoundReport]:
+            policy: str = "first", relabel: bool = False) -> list[RoundReport]:
     """Train, then run ``rounds`` rounds of co-training; return one report per round.
 
     ``evaluate`` measures a student (for example accuracy on the test split)
@@ -85,18 +93,21 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     echo(_describe(reports[-1]))
     verified: dict[str, Example] = {}
     for number in range(1, rounds + 1):
-        remaining = [e for e in pool if e.id not in verified]
+        to_translate = pool if relabel else [e for e in pool if e.id not in verified]
         with Solver() as solver:
-            new = find_verified(student, remaining, solver, samples, policy)
-        verified.update({e.id: e for e in new})
+            found = find_verified(student, to_translate, solver, samples, policy)
+        newly = sum(1 for e in found if e.id not in verified)
+        relabelled = sum(1 for e in found if e.id in verified and e.facts != verified[e.id].facts)
+        verified.update({e.id: e for e in found})
         student = train(replace(config, extra_examples=list(verified.values())), progress_factory, echo)
-        reports.append(RoundReport(number, len(new), len(verified), len(pool),
-                                   evaluate(student) if evaluate else None))
+        reports.append(RoundReport(number, newly, len(verified), len(pool), evaluate(student) if evaluate else None,
+                                   relabelled, {i: render_facts(e.facts) for i, e in verified.items()}))
         echo(_describe(reports[-1]))
     return reports
 
 
 def _describe(report: RoundReport) -> str:
     accuracy = "" if report.test_accuracy is None else f", test accuracy {100 * report.test_accuracy:.1f} %"
-    return (f"round {report.round}: {report.newly_verified} newly verified, "
+    relabelled = f", {report.relabelled} relabelled" if report.relabelled else ""
+    return (f"round {report.round}: {report.newly_verified} newly verified{relabelled}, "
             f"{report.verified_total} of {report.unannotated} unannotated questions verified{accuracy}")

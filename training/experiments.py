@@ -9,7 +9,10 @@
 
 neither with teacher-written questions, and measures both on the test split of
 the nine subtasks. It writes ``runs/cotrain/report.json`` with the accuracies,
-the teacher calls each arm used and the per-round reports.
+the teacher calls each arm used and the per-round reports. Each round also
+counts, per subtask, the co-training targets that are identical to the teacher
+annotation the arm withheld (training questions only), which measures how often
+a translation reached the gold answer for a wrong reason.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from reasoner.bbh import BBH
 from reasoner.evaluate import evaluate_in_process
+from reasoner.facts import parse_facts, render_facts
 from training.annotate import record_path
 from training.cotrain import JUDGE_POLICIES, cotrain
 from training.records import read_jsonl
@@ -41,6 +45,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("runs/cotrain"), help="folder for models and report")
     parser.add_argument("--judge", choices=JUDGE_POLICIES, default="first",
                         help="co-training judge policy, first or any (see training.cotrain)")
+    parser.add_argument("--relabel", action="store_true",
+                        help="translate every unannotated question again each round (see training.cotrain)")
     parser.add_argument("--eval-limit", type=int, default=None, help="test questions per subtask (default: all)")
     arguments = parser.parse_args()
 
@@ -62,24 +68,45 @@ def main() -> None:
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
     partial = replace(base, output=arguments.output / "cotrain", annotated_fraction=arguments.fraction)
-    rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge)
+    rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge, relabel=arguments.relabel)
+    teacher = teacher_facts(FIRST_FIVE_SUBTASKS)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
                    f"--steps {arguments.steps} --judge {arguments.judge}"
+                   + (" --relabel" if arguments.relabel else "")
                    + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else ""),
         "fraction": arguments.fraction,
         "judge": arguments.judge,
+        "relabel": arguments.relabel,
         "subtasks": FIRST_FIVE_SUBTASKS,
         "test_questions": len(test),
         "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy,
                  "test_accuracy_by_subtask": by_subtask[0]},
         "cotrain": {"teacher_annotations": used,
-                    "rounds": [{**asdict(r), "test_accuracy_by_subtask": accuracies}
+                    "rounds": [{**{k: v for k, v in asdict(r).items() if k != "targets"},
+                                "test_accuracy_by_subtask": accuracies,
+                                "targets_by_subtask": target_agreement(r.targets, teacher)}
                                for r, accuracies in zip(rounds, by_subtask[1:])]},
     }
     (arguments.output / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=1))
+
+
+def teacher_facts(subtasks: list[str]) -> dict[str, str]:
+    """Return the recorded teacher facts of every annotated training question, by question id."""
+    return {f"{name}/{record['index']}": render_facts(parse_facts(record["facts"]))
+            for name in subtasks for record in read_jsonl(record_path(name))}
+
+
+def target_agreement(targets: dict[str, str], teacher: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Count, per subtask, the co-training targets and those identical to the teacher's facts."""
+    counts: dict[str, dict[str, int]] = {}
+    for question_id, facts in sorted(targets.items()):
+        entry = counts.setdefault(question_id.split("/")[0], {"targets": 0, "identical_to_teacher": 0})
+        entry["targets"] += 1
+        entry["identical_to_teacher"] += facts == teacher.get(question_id)
+    return counts
 
 
 if __name__ == "__main__":
