@@ -32,9 +32,29 @@ def test_tiny_training_run_saves_a_loadable_student(tmp_path):
     student = StudentModel.load(saved)
     assert student.info["steps"] == 3
     assert student.network.config.d_model == 32
+    assert student.info["records"]  # the commit of training/records/, for the model card
     # An untrained student still writes only facts the grammar accepts.
     for candidate in student.translate("Ann lies. Does Ann tell the truth?", pack="web_of_lies", beam_size=2):
         assert candidate.facts == "" or candidate.facts.endswith(".\n")
+
+
+def test_records_version_names_commit_and_changes(tmp_path):
+    import subprocess
+
+    from training.records import records_version
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    assert records_version(tmp_path) is None  # not a git checkout
+    git("init", "-q")
+    (tmp_path / "navigate.jsonl").write_text("{}\n", encoding="utf-8")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@127.0.0.1", "commit", "-qm", "records")
+    commit = git("rev-parse", "--short=12", "HEAD").strip()
+    assert records_version(tmp_path) == commit
+    (tmp_path / "navigate.jsonl").write_text("{}\n{}\n", encoding="utf-8")
+    assert records_version(tmp_path) == f"{commit} with uncommitted changes"
 
 
 class Interrupted(Exception):

@@ -32,6 +32,8 @@ def card(directory: Path) -> str:
         "| --- | --- |",
         f"| reproduce the translator | `reason train --part translator --seed {info.get('seed', 0)} "
         f"--steps {info.get('steps')} --augment {info.get('augment_copies')}` |",
+        f"| training records | training/records/ as of commit {info['records']} |" if info.get("records")
+        else "| training records | training/records/ (commit not recorded) |",
         f"| seed | {info.get('seed')} |",
         f"| translator and router, trained parameters | {info.get('trained_parameters', 0):,} |",
         f"| decoder | {network['decoder_layers']} layers, width {network['d_model']}, {network['heads']} heads |",

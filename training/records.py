@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
@@ -58,3 +59,19 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def records_version(directory: Path) -> str | None:
+    """Return the git commit of the records in ``directory``, for a model card.
+
+    The commit's short hash, followed by " with uncommitted changes" when the
+    records differ from it; None outside a git checkout or without git.
+    """
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=directory, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=directory, capture_output=True,
+                                 text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit} with uncommitted changes" if changes else commit

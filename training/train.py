@@ -35,6 +35,7 @@ from reasoner.student.model import NEG_INF, Student
 from training.dataset import (
     Batch, Encoded, EncodingCache, augmented, collate, encode_examples, load_examples,
 )
+from training.records import records_version
 
 log = logging.getLogger("reasoner")
 
@@ -266,6 +267,7 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
     random.seed(config.seed)
     torch.set_num_threads(config.threads)
     started = time.time()
+    records = records_version(config.record_dir)  # before the records are read, as they may change meanwhile
 
     packs = load_packs()
     encoder = PretrainedEncoder(config.base_model)
@@ -300,6 +302,7 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
         "wall_time_s": round(time.time() - started, 1),
         "threads": config.threads,
         "base_model": encoder.path.name,
+        "records": records,
     }
     student.save(config.output, info)
     (config.output / "checkpoint.pt").unlink(missing_ok=True)
