@@ -1,7 +1,8 @@
 % Purpose: find the option that is the date a question asks for, from a date the
 %   question relates to today. Date arithmetic uses SWI-Prolog's date support:
-%   date_time_stamp/2 normalises days and months out of range, so adding 40 days
-%   or 14 months lands on the right calendar date, leap years included.
+%   date_time_stamp/2 normalises days out of range, so adding 40 days lands on the
+%   right calendar date, leap years included; a shift by months or years that
+%   lands on a missing day (February 30) takes the last day of that month.
 % Inputs:
 %   anchor(Y, M, D, N, U, W)   the date Y-M-D is N units U (day, week, month, year)
 %                              after or before (W) today; N = 0 means it is today.
@@ -24,8 +25,16 @@ signed(N, before, S) :- S is -N.
 
 shift(date(Y, M, D), N, day, Date) :- D1 is D + N, normal(Y, M, D1, Date).
 shift(date(Y, M, D), N, week, Date) :- D1 is D + 7 * N, normal(Y, M, D1, Date).
-shift(date(Y, M, D), N, month, Date) :- M1 is M + N, normal(Y, M1, D, Date).
-shift(date(Y, M, D), N, year, Date) :- Y1 is Y + N, normal(Y1, M, D, Date).
+% A month or a year later keeps the day of the month, or takes the month's last day
+% when the month is shorter: one month after January 31 is February 28 (or 29), and
+% one year after February 29 is February 28.
+shift(date(Y, M, D), N, month, date(Y1, M1, D1)) :-
+    Months is 12 * Y + M - 1 + N, Y1 is Months div 12, M1 is Months mod 12 + 1,
+    last_day(Y1, M1, Last), D1 is min(D, Last).
+shift(date(Y, M, D), N, year, date(Y1, M, D1)) :- Y1 is Y + N, last_day(Y1, M, Last), D1 is min(D, Last).
+
+% Define: the last day of month M of year Y (day 0 of the next month, normalised).
+last_day(Y, M, Last) :- M1 is M + 1, normal(Y, M1, 0, date(_, _, Last)).
 
 normal(Y, M, D, date(Y2, M2, D2)) :-
     date_time_stamp(date(Y, M, D, 0, 0, 0, 0, -, -), Stamp),
