@@ -329,7 +329,7 @@ def cotrain_section(report: dict) -> list[str]:
         f"test accuracy is the mean over the nine subtasks, {report['test_questions']} test questions).",
         "Both arms train for the same number of steps, far fewer than the shipped student, and without",
         "teacher-written questions, so both sit below its accuracy; the comparison is between the arms.",
-        JUDGE_TEXT[report.get("judge", "any")],
+        JUDGE_TEXT[report.get("judge", "any")] + (RELABEL_TEXT if report.get("relabel") else ""),
         "",
         "| arm | teacher annotations | co-training targets verified | test accuracy % |",
         "| --- | --- | --- | --- |",
@@ -339,7 +339,30 @@ def cotrain_section(report: dict) -> list[str]:
         f" before co-training it was {start_gap:.1f} points below.",
         "",
         *cotrain_subtask_table(report),
+        *cotrain_target_table(report),
     ]
+
+RELABEL_TEXT = (" With `--relabel`, every round translates all unannotated questions again, and a verified"
+                " translation from the newer student replaces the earlier target.")
+
+
+def cotrain_target_table(report: dict) -> list[str]:
+    """Return, per subtask and round, the targets and how many equal the withheld teacher annotation."""
+    rounds = [item for item in report["cotrain"]["rounds"] if "targets_by_subtask" in item]
+    if not rounds:
+        return []
+    subtasks = sorted({name for item in rounds for name in item["targets_by_subtask"]})
+    header = "| subtask | " + " | ".join(f"round {item['round']}" for item in rounds) + " |"
+    rows = [header, "| --- " * (1 + len(rounds)) + "|"]
+    for subtask in subtasks:
+        cells = []
+        for item in rounds:
+            counts = item["targets_by_subtask"].get(subtask, {"targets": 0, "identical_to_teacher": 0})
+            cells.append(f"{counts['identical_to_teacher']} of {counts['targets']}")
+        rows.append(f"| {subtask} | " + " | ".join(cells) + " |")
+    return ["Co-training targets identical to the teacher annotation that the arm withheld (training questions;",
+            "a target that differs reached the gold answer with other facts: an equivalent or a wrong translation):", "",
+            *rows, ""]
 
 
 def cotrain_subtask_table(report: dict) -> list[str]:

@@ -1,6 +1,6 @@
 """The co-training section of BENCHMARKS.md, built from a report of training.experiments."""
 
-from reasoner.benchmarks import cotrain_section, cotrain_subtask_table
+from reasoner.benchmarks import cotrain_section, cotrain_subtask_table, cotrain_target_table
 
 
 def make_report(by_subtask: bool) -> dict:
@@ -30,3 +30,14 @@ def test_section_states_the_gap():
     text = "\n".join(cotrain_section(make_report(by_subtask=True)))
     assert "the co-training arm is 5.0 points below the full arm" in text
     assert "before co-training it was 20.0 points below" in text
+
+
+def test_target_table_counts_identical_targets():
+    report = make_report(by_subtask=True)
+    report["cotrain"]["rounds"][1]["targets_by_subtask"] = {
+        "navigate": {"targets": 60, "identical_to_teacher": 41}, "web_of_lies": {"targets": 70, "identical_to_teacher": 70}}
+    rows = cotrain_target_table(report)
+    assert "| subtask | round 1 |" in rows
+    assert "| navigate | 41 of 60 |" in rows
+    assert "| web_of_lies | 70 of 70 |" in rows
+    assert cotrain_target_table(make_report(by_subtask=True)) == []
