@@ -57,6 +57,34 @@ def test_records_version_names_commit_and_changes(tmp_path):
     assert records_version(tmp_path) == f"{commit} with uncommitted changes"
 
 
+def test_records_match_only_the_same_records(tmp_path):
+    import subprocess
+
+    from training.records import records_match, records_version
+
+    records = tmp_path / "records"
+    records.mkdir()
+
+    def commit(path: Path, text: str) -> str:
+        path.write_text(text, encoding="utf-8")
+        for arguments in (["add", "."], ["-c", "user.name=t", "-c", "user.email=t@127.0.0.1", "commit", "-qm", "r"]):
+            subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+        return records_version(records)
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    first = commit(records / "navigate.jsonl", "{}\n")
+    assert records_match(records, first)
+    second = commit(tmp_path / "README.md", "x")  # a later commit that leaves the records alone
+    assert records_match(records, first)
+    assert records_match(records, second)
+    third = commit(records / "navigate.jsonl", "{}\n{}\n")
+    assert not records_match(records, first)
+    assert records_match(records, third)
+    (records / "navigate.jsonl").write_text("{}\n", encoding="utf-8")
+    assert not records_match(records, third)  # uncommitted changes
+    assert not records_match(records, None)
+
+
 class Interrupted(Exception):
     pass
 

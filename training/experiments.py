@@ -8,8 +8,10 @@
   co-training on the rest of the training questions (gold answers only),
 
 neither with teacher-written questions, and measures both on the test split of
-the nine subtasks. It writes ``runs/cotrain/report.json`` with the accuracies,
-the teacher calls each arm used and the per-round reports. Each round also
+the nine subtasks. A full arm that a killed run already saved, with the same
+settings and training records, is loaded instead of trained again. It writes
+``runs/cotrain/report.json`` with the accuracies, the teacher calls each arm
+used and the per-round reports. Each round also
 counts, per subtask, the co-training targets that are identical to the teacher
 annotation the arm withheld (training questions only), which measures how often
 a translation reached the gold answer for a wrong reason.
@@ -27,7 +29,8 @@ from reasoner.evaluate import evaluate_in_process
 from reasoner.facts import parse_facts, render_facts
 from training.annotate import record_path
 from training.cotrain import JUDGE_POLICIES, cotrain
-from training.records import read_jsonl
+from reasoner.student import StudentModel
+from training.records import read_jsonl, records_match
 from training.train import TrainConfig, train
 
 FIRST_FIVE_SUBTASKS = [
@@ -63,7 +66,7 @@ def main() -> None:
         by_subtask.append({item.subtask: item.accuracy for item in report.subtasks})
         return report.mean_accuracy
 
-    full = train(base)
+    full = trained_or_saved(base)
     full_accuracy = evaluate(full)
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
@@ -91,6 +94,21 @@ def main() -> None:
     }
     (arguments.output / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=1))
+
+
+def trained_or_saved(config: TrainConfig) -> StudentModel:
+    """Train by ``config``, or load the student saved in its output with the same settings and records."""
+    saved = config.output / "config.json"
+    if saved.exists():
+        info = json.loads(saved.read_text(encoding="utf-8")).get("info", {})
+        settings = tuple(info.get(key) for key in
+                         ("steps", "seed", "batch_size", "learning_rate", "augment_copies", "annotated_fraction"))
+        if (settings == (config.steps, config.seed, config.batch_size, config.learning_rate, config.augment_copies,
+                         config.annotated_fraction)
+                and records_match(config.record_dir, info.get("records"))):
+            print(f"reusing the student saved in {config.output}: same settings and training records", flush=True)
+            return StudentModel.load(config.output)
+    return train(config)
 
 
 def teacher_facts(subtasks: list[str]) -> dict[str, str]:

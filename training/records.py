@@ -75,3 +75,16 @@ def records_version(directory: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit} with uncommitted changes" if changes else commit
+
+
+def records_match(directory: Path, version: str | None) -> bool:
+    """Return whether the records in ``directory`` are still those of ``version`` (from :func:`records_version`)."""
+    current = records_version(directory)
+    if not version or not current or " " in version or " " in current:
+        return False  # unknown, or uncommitted changes then or now
+    try:
+        subprocess.run(["git", "diff", "--quiet", version, "--", "."], cwd=directory, capture_output=True,
+                       check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
