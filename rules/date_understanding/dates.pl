@@ -40,11 +40,17 @@ normal(Y, M, D, date(Y2, M2, D2)) :-
     date_time_stamp(date(Y, M, D, 0, 0, 0, 0, -, -), Stamp),
     stamp_date_time(Stamp, date(Y2, M2, D2, _, _, _, _, _, _), 'UTC').
 
-% Define: today, from each date the question relates to it.
-today(Today) :- anchor(Y, M, D, N, U, W), signed(N, W, S), Back is -S, shift(date(Y, M, D), Back, U, Today).
-today(Today) :- holiday(H, Y, N, U, W), holiday_date(H, M, D), signed(N, W, S), Back is -S,
-    shift(date(Y, M, D), Back, U, Today).
+% Define: each date the question relates to today, with its signed distance from today.
+given(date(Y, M, D), S, U) :- anchor(Y, M, D, N, U, W), signed(N, W, S).
+given(date(Y, M, D), S, U) :- holiday(H, Y, N, U, W), holiday_date(H, M, D), signed(N, W, S).
 
-% Define: the date asked for, and the option that names it.
-asked(Date) :- today(Today), ask(N, U, W), signed(N, W, S), shift(Today, S, U, Date).
+% Define: the date asked for, from each given date, and the option that names it. In
+%   the given date's unit, the date is shifted once by the difference: a shift by months
+%   cannot always be undone ("one month before" February 28 is January 28, not 31), so
+%   going through today would lose the day ("01/31 was one month ago; what was the date
+%   one month ago?" is 01/31). In another unit, the date goes through today.
+asked(Date) :- given(Given, S, U), ask(N, U, W), signed(N, W, T), Difference is T - S,
+    shift(Given, Difference, U, Date).
+asked(Date) :- given(Given, S, U), ask(N, V, W), V \== U, Back is -S, shift(Given, Back, U, Today),
+    signed(N, W, T), shift(Today, T, V, Date).
 answer(L) :- asked(date(Y, M, D)), option(L, M, D, Y).
