@@ -348,7 +348,7 @@ RELABEL_TEXT = (" With `--relabel`, every round translates all unannotated quest
 
 def cotrain_target_table(report: dict) -> list[str]:
     """Return, per subtask and round, the targets and how many equal the withheld teacher annotation."""
-    rounds = [item for item in report["cotrain"]["rounds"] if "targets_by_subtask" in item]
+    rounds = [item for item in report["cotrain"]["rounds"] if item.get("targets_by_subtask")]
     if not rounds:
         return []
     subtasks = sorted({name for item in rounds for name in item["targets_by_subtask"]})

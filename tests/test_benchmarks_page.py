@@ -36,6 +36,7 @@ def test_target_table_counts_identical_targets():
     report = make_report(by_subtask=True)
     report["cotrain"]["rounds"][1]["targets_by_subtask"] = {
         "navigate": {"targets": 60, "identical_to_teacher": 41}, "web_of_lies": {"targets": 70, "identical_to_teacher": 70}}
+    report["cotrain"]["rounds"][0]["targets_by_subtask"] = {}  # round 0 has no targets yet
     rows = cotrain_target_table(report)
     assert "| subtask | round 1 |" in rows
     assert "| navigate | 41 of 60 |" in rows

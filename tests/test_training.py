@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_tiny_training_run_saves_a_loadable_student(tmp_path):
     student = StudentModel.load(saved)
     assert student.info["steps"] == 3
     assert student.network.config.d_model == 32
-    assert student.info["records"]  # the commit of training/records/, for the model card
+    assert "records" in student.info  # the commit of training/records/ (None outside a git checkout)
     # An untrained student still writes only facts the grammar accepts.
     for candidate in student.translate("Ann lies. Does Ann tell the truth?", pack="web_of_lies", beam_size=2):
         assert candidate.facts == "" or candidate.facts.endswith(".\n")
@@ -101,6 +102,35 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path):
     train(tiny_config(tmp_path, steps=4), echo=lines.append)
     assert any("resumed from" in line and "at step 1" in line for line in lines)
     assert not any(line.startswith("step     1/") for line in lines)
+
+
+def test_checkpoint_of_other_settings_is_ignored(tmp_path):
+    def stop_at_step_two(line: str) -> None:
+        if line.startswith("step     2/"):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(tiny_config(tmp_path, steps=4), echo=stop_at_step_two)
+    lines: list[str] = []
+    train(tiny_config(tmp_path, steps=4, seed=1), echo=lines.append)
+    assert any(line.startswith("ignored ") and "checkpoint.pt" in line for line in lines)
+    assert not any("resumed from" in line for line in lines)
+    assert any(line.startswith("step     1/") for line in lines)
+
+
+def test_fingerprint_follows_what_a_run_learns(tmp_path):
+    from training.dataset import Example
+    from training.train import config_fingerprint
+
+    base = tiny_config(tmp_path, steps=4)
+    assert config_fingerprint(base) == config_fingerprint(replace(base, output=tmp_path / "other", threads=1))
+    assert config_fingerprint(base) != config_fingerprint(replace(base, subtasks=["navigate"]))
+    assert config_fingerprint(base) != config_fingerprint(replace(base, sizes={**TINY, "d_model": 48}))
+    target = Example("navigate/1", "Take 1 step.", "navigate", None, "cotrain", "Yes")
+    changed = replace(target, facts=[])
+    assert config_fingerprint(replace(base, extra_examples=[target])) != config_fingerprint(base)
+    assert (config_fingerprint(replace(base, extra_examples=[target]))
+            != config_fingerprint(replace(base, extra_examples=[changed])))
 
 
 def test_tiny_rationale_run_answers_among_options(tmp_path):

@@ -18,7 +18,8 @@ By default a question keeps the first target found for it. With ``relabel``,
 every round translates all unannotated questions again with the latest student,
 and a verified translation replaces the earlier target: a student that has
 learned more writes better targets, so an early round's wrong translation that
-happened to reach the gold answer does not stay in the training data.
+happened to reach the gold answer is replaced once a later student verifies
+that question again (it stays while none does).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
   co-training on the rest of the training questions (gold answers only),
 
 neither with teacher-written questions, and measures both on the test split of
-the nine subtasks. A full arm that a killed run already saved, with the same
-settings and training records, is loaded instead of trained again. It writes
+the nine subtasks. A full arm that a killed run already saved from the same
+settings, code and training records is loaded instead of trained again. It writes
 ``runs/cotrain/report.json`` with the accuracies, the teacher calls each arm
 used and the per-round reports. Each round also
 counts, per subtask, the co-training targets that are identical to the teacher
@@ -29,9 +29,13 @@ from reasoner.evaluate import evaluate_in_process
 from reasoner.facts import parse_facts, render_facts
 from training.annotate import record_path
 from training.cotrain import JUDGE_POLICIES, cotrain
+from reasoner.paths import ROOT
 from reasoner.student import StudentModel
 from training.records import read_jsonl, records_match
-from training.train import TrainConfig, train
+from training.train import TrainConfig, config_fingerprint, train
+
+# The inputs of a training run besides its configuration: code, rules, grammar and records.
+TRAINING_INPUTS = ("reasoner", "training", "rules", "grammars")
 
 FIRST_FIVE_SUBTASKS = [
     "logical_deduction_three_objects", "logical_deduction_five_objects", "logical_deduction_seven_objects",
@@ -97,16 +101,18 @@ def main() -> None:
 
 
 def trained_or_saved(config: TrainConfig) -> StudentModel:
-    """Train by ``config``, or load the student saved in its output with the same settings and records."""
+    """Train by ``config``, or load the student a killed run saved in its output from the same inputs.
+
+    The saved student is reused when its configuration fingerprint is this
+    one's and the code, rules, grammar and training records are those of the
+    commit it was trained on, with no uncommitted change then or now.
+    """
     saved = config.output / "config.json"
     if saved.exists():
         info = json.loads(saved.read_text(encoding="utf-8")).get("info", {})
-        settings = tuple(info.get(key) for key in
-                         ("steps", "seed", "batch_size", "learning_rate", "augment_copies", "annotated_fraction"))
-        if (settings == (config.steps, config.seed, config.batch_size, config.learning_rate, config.augment_copies,
-                         config.annotated_fraction)
-                and records_match(config.record_dir, info.get("records"))):
-            print(f"reusing the student saved in {config.output}: same settings and training records", flush=True)
+        if (info.get("fingerprint") == config_fingerprint(config)
+                and records_match(ROOT, info.get("code"), TRAINING_INPUTS)):
+            print(f"reusing the student saved in {config.output}: same settings, code and training records", flush=True)
             return StudentModel.load(config.output)
     return train(config)
 

@@ -77,13 +77,16 @@ def records_version(directory: Path) -> str | None:
     return f"{commit} with uncommitted changes" if changes else commit
 
 
-def records_match(directory: Path, version: str | None) -> bool:
-    """Return whether the records in ``directory`` are still those of ``version`` (from :func:`records_version`)."""
+def records_match(directory: Path, version: str | None, paths: tuple[str, ...] = (".",)) -> bool:
+    """Return whether ``paths`` of ``directory`` hold what they held at ``version`` (from :func:`records_version`).
+
+    False when either the version or the checkout now has uncommitted changes.
+    """
     current = records_version(directory)
     if not version or not current or " " in version or " " in current:
-        return False  # unknown, or uncommitted changes then or now
+        return False
     try:
-        subprocess.run(["git", "diff", "--quiet", version, "--", "."], cwd=directory, capture_output=True,
+        subprocess.run(["git", "diff", "--quiet", version, "--", *paths], cwd=directory, capture_output=True,
                        check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return False

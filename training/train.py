@@ -15,12 +15,14 @@ started again with the same output directory resumes from it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -64,6 +66,17 @@ class TrainConfig:
     cache: Path | None = ROOT / ".cache" / "encodings.pt"
     record_dir: Path = TRAINING_DIR / "records"  # where the verified teacher annotations are read
     extra_examples: list = field(default_factory=list)  # more Example objects (co-training targets)
+
+
+# Fields that change where or how often a run writes, not what it learns.
+NOT_FINGERPRINTED = ("output", "cache", "threads", "log_every", "checkpoint_every", "extra_examples")
+
+
+def config_fingerprint(config: TrainConfig) -> str:
+    """Return a hash of everything in ``config`` that decides what a run learns, co-training targets included."""
+    settings = {f.name: repr(getattr(config, f.name)) for f in fields(config) if f.name not in NOT_FINGERPRINTED}
+    settings["extra_examples"] = sorted((e.id, repr(e.facts)) for e in config.extra_examples)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def translation_loss(model: Student, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -138,11 +151,11 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _save_checkpoint(path: Path, network: Student, optimizer, step: int, rng_state) -> None:
+def _save_checkpoint(path: Path, network: Student, optimizer, step: int, rng_state, fingerprint: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "rng": rng_state}, temporary)
+                "rng": rng_state, "fingerprint": fingerprint}, temporary)
     os.replace(temporary, path)
 
 
@@ -172,7 +185,9 @@ def optimize(network: torch.nn.Module, sample: Callable[[random.Random], tuple],
     and optionally router inputs) with ``rng``; the named losses it returns
     are summed for the update and averaged per name in the log lines. A
     checkpoint (network, optimizer, step, sampler state) is resumed from when
-    present. Under ``accelerate launch`` the same loop runs data-parallel on
+    present and written by a run of the same configuration (:func:`config_fingerprint`);
+    a checkpoint of another configuration, such as an earlier co-training round
+    in the same folder, is ignored and overwritten. Under ``accelerate launch`` the same loop runs data-parallel on
     every device: each process samples its own batches, and only the main
     process logs and writes checkpoints.
     """
@@ -180,8 +195,12 @@ def optimize(network: torch.nn.Module, sample: Callable[[random.Random], tuple],
     objective = Objective(network)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     first_step = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+    fingerprint = config_fingerprint(config)
+    state = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        echo(f"ignored {checkpoint}: it was written by a run with other settings or data")
+        state = None
+    if state is not None:
         network.load_state_dict(state["network"])
         optimizer.load_state_dict(state["optimizer"])
         first_step = state["step"]
@@ -221,7 +240,7 @@ def optimize(network: torch.nn.Module, sample: Callable[[random.Random], tuple],
             echo(f"step {done:5d}/{config.steps} | {parts} | lr {learning_rate(step, config):.2e} | {seconds:.2f} s/step")
             sums, window_start, window_steps = {}, time.time(), 0
         if main and done % config.checkpoint_every == 0 and done < config.steps:
-            _save_checkpoint(checkpoint, network, optimizer, done, rng.getstate())
+            _save_checkpoint(checkpoint, network, optimizer, done, rng.getstate(), fingerprint)
     if accelerator is not None:
         accelerator.wait_for_everyone()
     network.cpu().eval()
@@ -267,7 +286,8 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
     random.seed(config.seed)
     torch.set_num_threads(config.threads)
     started = time.time()
-    records = records_version(config.record_dir)  # before the records are read, as they may change meanwhile
+    # Before the records are read, as they may change meanwhile.
+    records, code = records_version(config.record_dir), records_version(ROOT)
 
     packs = load_packs()
     encoder = PretrainedEncoder(config.base_model)
@@ -303,6 +323,8 @@ def train(config: TrainConfig, progress_factory=None, echo=print) -> StudentMode
         "threads": config.threads,
         "base_model": encoder.path.name,
         "records": records,
+        "code": code,
+        "fingerprint": config_fingerprint(config),
     }
     student.save(config.output, info)
     (config.output / "checkpoint.pt").unlink(missing_ok=True)
