@@ -90,13 +90,18 @@ class Interrupted(Exception):
     pass
 
 
-def test_interrupted_run_resumes_from_checkpoint(tmp_path):
+def interrupt_at_step_two(tmp_path: Path) -> None:
+    """Start a four-step run and stop it after step two, leaving its checkpoint."""
     def stop_at_step_two(line: str) -> None:
         if line.startswith("step     2/"):
             raise Interrupted
 
     with pytest.raises(Interrupted):
         train(tiny_config(tmp_path, steps=4), echo=stop_at_step_two)
+
+
+def test_interrupted_run_resumes_from_checkpoint(tmp_path):
+    interrupt_at_step_two(tmp_path)
     assert (tmp_path / "student" / "checkpoint.pt").is_file()
     lines: list[str] = []
     train(tiny_config(tmp_path, steps=4), echo=lines.append)
@@ -105,12 +110,7 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path):
 
 
 def test_checkpoint_of_other_settings_is_ignored(tmp_path):
-    def stop_at_step_two(line: str) -> None:
-        if line.startswith("step     2/"):
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        train(tiny_config(tmp_path, steps=4), echo=stop_at_step_two)
+    interrupt_at_step_two(tmp_path)
     lines: list[str] = []
     train(tiny_config(tmp_path, steps=4, seed=1), echo=lines.append)
     assert any(line.startswith("ignored ") and "checkpoint.pt" in line for line in lines)
