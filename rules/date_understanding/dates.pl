@@ -25,9 +25,9 @@ signed(N, before, S) :- S is -N.
 
 shift(date(Y, M, D), N, day, Date) :- D1 is D + N, normal(Y, M, D1, Date).
 shift(date(Y, M, D), N, week, Date) :- D1 is D + 7 * N, normal(Y, M, D1, Date).
-% A month or a year later keeps the day of the month, or takes the month's last day
-% when the month is shorter: one month after January 31 is February 28 (or 29), and
-% one year after February 29 is February 28.
+% A month or a year later keeps the day of the month. When that month is shorter, it
+% takes the month's last day: one month after January 31 is February 28 (or 29).
+% One year after February 29 is February 28.
 shift(date(Y, M, D), N, month, date(Y1, M1, D1)) :-
     Months is 12 * Y + M - 1 + N, Y1 is Months div 12, M1 is Months mod 12 + 1,
     last_day(Y1, M1, Last), D1 is min(D, Last).
@@ -44,11 +44,11 @@ normal(Y, M, D, date(Y2, M2, D2)) :-
 given(date(Y, M, D), S, U) :- anchor(Y, M, D, N, U, W), signed(N, W, S).
 given(date(Y, M, D), S, U) :- holiday(H, Y, N, U, W), holiday_date(H, M, D), signed(N, W, S).
 
-% Define: the date asked for, from each given date, and the option that names it. In
-%   the given date's unit, the date is shifted once by the difference: a shift by months
-%   cannot always be undone ("one month before" February 28 is January 28, not 31), so
-%   going through today would lose the day ("01/31 was one month ago; what was the date
-%   one month ago?" is 01/31). In another unit, the date goes through today.
+% Define: the date asked for, from each given date, and the option that names it.
+%   In the given date's unit, the date is shifted once by the difference, because a
+%   month shift cannot always be undone (one month before February 28 is January 28).
+%   So "01/31 was one month ago; what was the date one month ago?" stays 01/31.
+%   In another unit, the date goes through today.
 asked(Date) :- given(Given, S, U), ask(N, U, W), signed(N, W, T), Difference is T - S,
     shift(Given, Difference, U, Date).
 asked(Date) :- given(Given, S, U), ask(N, V, W), V \== U, Back is -S, shift(Given, Back, U, Today),
