@@ -57,6 +57,26 @@ def test_target_is_the_fed_occurrence(packs):
     assert [step.fed_span[0] for step in copies] == [0, 3, 5, 8, 10, 16]
 
 
+def test_repeated_number_is_read_from_each_move(packs):
+    """Equal numbers in a list of moves are read one after another, never twice from one word."""
+    words, copies = copy_steps(
+        packs, "navigate", "Take 3 steps forward. Take 3 steps left. Take 3 steps backward. Do you return?",
+        "move(1, forward, 3). move(2, left, 3). move(3, backward, 3).")
+    assert [step.fed_span[0] for step in copies] == [1, 6, 11]
+
+
+def test_table_rows_are_read_from_the_table(packs):
+    """A row name is read from its row, and read there again for its cells, not from the example below."""
+    text = ("Here is a table:\nname, age, height\nAda, 4, 31\nBo, 6, 29\n"
+            "For example: the age of Ada is 4.\nHow many are older than 5?")
+    words, copies = copy_steps(
+        packs, "tables", text,
+        'table(1, "table"). row(1, 1, "Ada"). cell("Ada", "age", 4). '
+        'row(2, 1, "Bo"). cell("Bo", "age", 6). ask(count).')
+    read = [(words[step.fed_span[0]].text, words[step.fed_span[0]].line) for step in copies]
+    assert read[1] == read[2] == ("Ada", 2) and read[5] == read[6] == ("Bo", 3)
+
+
 def test_name_missing_from_question_is_alignment_error(packs):
     space = ActionSpace(packs.values())
     text = "Ann lies. Does Ann tell the truth?"

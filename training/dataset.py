@@ -3,10 +3,10 @@
 An example is a question with its route (a pack, or ``none``) and, when a
 verified annotation exists, its facts. :func:`target_steps` replays the facts
 through the same :class:`~reasoner.student.actions.FactWriter` the decoder
-uses, so training targets and decoding constraints cannot disagree. A name's
-target is every span of the question whose text equals it; a number's target
-is its vocabulary integer and every word that spells it; the loss sums the
-probability of all of them.
+uses, so training targets and decoding constraints cannot disagree. A copied
+name or number reads one occurrence in the question, the one
+:func:`nearest_path` chooses; a number the question does not write is its
+vocabulary integer.
 """
 
 from __future__ import annotations
@@ -88,29 +88,84 @@ def transcribed_run(pack: Pack, words: list[Word], facts: list[Fact]) -> list[tu
     return None
 
 
+# What a copy that reads backwards costs beyond the words it passes: a copy reads
+# forward unless the nearest forward occurrence is this many words further away.
+BACKWARD_COST = 16
+# Movement outweighs the tie-break, which prefers the first occurrence after the last copy.
+_TIE = 1000
+
+
+def nearest_path(candidates: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Choose one span per copy so that the read position moves as little as possible in total.
+
+    Reading starts before the first word. A step forward costs the words it skips; a
+    step back costs the words it passes plus :data:`BACKWARD_COST`. A copy with one
+    occurrence costs nothing to reach, since every path goes there, so an option's
+    label does not pull the option's words towards it. Of two equally short paths,
+    the one whose copies more often read the first occurrence after the last copy wins.
+
+    Choosing by the whole path keeps a copy near the copies around it: a list of
+    moves reads each "Take 5 steps" in turn, and a table's rows are read from the
+    table. It does not keep every cell in its row: a cell that an example sentence
+    under the table restates ("the age of Bo is 6") may be read from there.
+    """
+    if not candidates:
+        return []
+
+    def cost(read: int, span: tuple[int, int], spans: list[tuple[int, int]]) -> int:
+        if len(spans) == 1:
+            return 0
+        moved = span[0] - read - 1 if span[0] > read else read - span[0] + BACKWARD_COST
+        after = [s for s in spans if s[0] > read]
+        return _TIE * moved + (span != (after[0] if after else spans[0]))
+
+    totals = [cost(-1, span, candidates[0]) for span in candidates[0]]
+    back: list[list[int]] = []
+    for previous, current in zip(candidates, candidates[1:]):
+        choices = [min(range(len(previous)), key=lambda i: totals[i] + cost(previous[i][1], span, current))
+                   for span in current]
+        totals = [totals[i] + cost(previous[i][1], span, current) for i, span in zip(choices, current)]
+        back.append(choices)
+    index = min(range(len(totals)), key=totals.__getitem__)
+    path = [index]
+    for choices in reversed(back):
+        index = choices[index]
+        path.append(index)
+    return [spans[i] for spans, i in zip(candidates, reversed(path))]
+
+
 def target_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], facts: list[Fact]) -> list[Step]:
-    """Return the decoding steps that write ``facts``; raise :class:`AlignmentError` when impossible."""
+    """Return the decoding steps that write ``facts``; raise :class:`AlignmentError` when impossible.
+
+    The steps are written twice: once to collect every occurrence each copy could
+    read, then with the occurrences :func:`nearest_path` chooses. A transcribing
+    pack's copies are fed in one unbroken run, as decoding will read them.
+    """
+    candidates: list[list[tuple[int, int]]] = []
+    _write_steps(space, pack, text, words, facts, lambda spans: candidates.append(spans) or spans[0])
+    run = transcribed_run(pack, words, facts) or []
+    fixed = [[span] for span in run] + candidates[len(run):]
+    chosen = iter(nearest_path(fixed))
+    return _write_steps(space, pack, text, words, facts, lambda spans: next(chosen))
+
+
+def _write_steps(space: ActionSpace, pack: Pack, text: str, words: list[Word], facts: list[Fact],
+                 choose) -> list[Step]:
+    """Replay ``facts`` through a :class:`FactWriter`; ``choose`` picks the occurrence each copy reads."""
     writer = FactWriter(space, pack)
     steps: list[Step] = []
-    read = -1
-    # A transcribing pack's copies are fed in one unbroken run, as decoding will read them.
-    run = iter(transcribed_run(pack, words, facts) or [])
 
     def add(vocab_targets: list[int], span_targets: list[tuple[int, int]]) -> None:
-        nonlocal read
         spec = writer.expecting()
         kind = {None: 0, "name": 1, "number": 2, "word": 3}[spec.span]
         allowed_targets = [t for t in vocab_targets if t in spec.vocab]
         if not allowed_targets and not (span_targets and kind):
             raise AlignmentError(f"no allowed action writes the next part of {writer.text[-40:]!r}")
         # The target is the one action that is fed on, so the read position in training
-        # is the one decoding reaches. A name is copied from its first occurrence after
-        # the last copy, and a number is copied whenever the question writes it.
+        # is the one decoding reaches. A number is copied whenever the question writes it.
         if span_targets and kind:
-            after = [s for s in span_targets if s[0] > read]
-            chosen = next(run, None) or (after[0] if after else span_targets[0])
+            chosen = choose(span_targets)
             steps.append(Step(spec.slot, spec.vocab, kind, [], [chosen], -1, chosen))
-            read = chosen[1]
         else:
             steps.append(Step(spec.slot, spec.vocab, kind, allowed_targets[:1], [], allowed_targets[0], (-1, -1)))
 
