@@ -3,16 +3,19 @@
 pyswip drives one Prolog engine per process and is not safe from other
 threads, so Prolog runs only in the solver process (:mod:`reasoner.solver_worker`),
 which handles one request at a time. Each pack's rule files are consulted once
-into a module of their own (``pack_<name>``). For each question, the pack's
-input predicates are emptied with ``retractall/1`` and the facts, rendered by
-:mod:`reasoner.facts` as Prolog clauses (strings become quoted atoms), are
-added with ``assertz/1``; then every solution of ``answer(X)`` is collected
-with ``findall/3`` under ``call_with_time_limit/2``. Every query is read to
-its end, which closes it.
+into a module of their own, ``pack_<name>_<hash of its folder>``, so that two
+packs of one name from different folders never share clauses. For each
+question, the pack's input predicates are emptied with ``retractall/1`` and the
+facts, rendered by :mod:`reasoner.facts` as Prolog clauses (strings become
+quoted atoms), are added with ``assertz/1``; then every solution of
+``answer(X)`` is collected with ``findall/3`` under ``call_with_time_limit/2``.
+Every query is read to its end, which closes it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -31,22 +34,22 @@ def _prolog():
     return _engine
 
 
-def _module(pack: str) -> str:
-    return f"pack_{pack}"
+def _module(request: dict[str, Any]) -> str:
+    """Return the Prolog module of the request's pack: its name and a hash of its folders."""
+    folders = sorted({os.path.dirname(os.path.abspath(path)) for path in request["files"]})
+    digest = hashlib.sha256("\n".join(folders).encode("utf-8")).hexdigest()[:12]
+    return f"pack_{request['pack']}_{digest}"
 
 
-def _load(prolog, pack: str, files: list[str], module_name: str | None = None) -> None:
-    """Consult the pack's files into its module, again when a file changed since the last load."""
-    import os
-
+def _load(prolog, module: str, files: list[str]) -> None:
+    """Consult the files into the module, again when a file changed since the last load."""
     stamps = tuple(os.stat(path).st_mtime for path in files)
-    if _loaded.get(pack) == stamps:
+    if _loaded.get(module) == stamps:
         return
-    module = module_name or _module(pack)
     for path in files:
         quoted = path.replace("\\", "\\\\").replace("'", "\\'")
         list(prolog.query(f"load_files({module}:'{quoted}', [if(true)])"))
-    _loaded[pack] = stamps
+    _loaded[module] = stamps
 
 
 def _set_facts(prolog, module: str, request: dict[str, Any]) -> None:
@@ -63,12 +66,11 @@ def explain_request(request: dict[str, Any]) -> dict[str, Any]:
     from pyswip.prolog import PrologError
 
     prolog = _prolog()
-    pack = request["pack"]
-    module = _module(pack)
+    module = _module(request)
     name = request["answer"].split("/")[0]
     try:
-        _load(prolog, "reason_prove", [str(Path(__file__).with_name("prove.pl"))], module_name="reason_prove")
-        _load(prolog, pack, request["files"])
+        _load(prolog, "reason_prove", [str(Path(__file__).with_name("prove.pl"))])
+        _load(prolog, module, request["files"])
         _set_facts(prolog, module, request)
         goal = f"call_with_time_limit({request['time_limit']:.3f}, reason_prove:explain({module}, {name}(X), Nodes))"
         solutions = list(prolog.query(goal, maxresult=1))
@@ -97,11 +99,10 @@ def solve_request(request: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     prolog = _prolog()
-    pack = request["pack"]
-    module = _module(pack)
+    module = _module(request)
     name, arity = request["answer"].split("/")
     try:
-        _load(prolog, pack, request["files"])
+        _load(prolog, module, request["files"])
         _set_facts(prolog, module, request)
         loaded = time.perf_counter()
         limit = max(0.01, request["time_limit"] - (loaded - started))

@@ -152,7 +152,7 @@ NAMES = ["Zoë", "O'Brien", 'Bea "Bee" Ruiz', "Jean-Luc", "back\\slash", "Ōtake
 
 
 def make_prolog_pack(directory: Path) -> Path:
-    directory.mkdir()
+    directory.mkdir(parents=True)
     (directory / "pack.toml").write_text(textwrap.dedent(f"""\
         name = "{directory.name}"
         purpose = "A Prolog pack written by a test."
@@ -171,6 +171,21 @@ def test_names_round_trip_through_prolog(tmp_path, solver, name):
     result = solver.solve(pack, [Fact("person", (name,))])
     assert result.outcome is Outcome.ANSWER
     assert result.answer == name
+
+
+def test_prolog_packs_of_one_name_keep_their_own_rules(tmp_path, solver):
+    """Two Prolog packs named alike, from different folders, answer by their own rules in one solver."""
+    first_dir = make_prolog_pack(tmp_path / "one" / "echo")
+    (first_dir / "more.pl").write_text("known(\"Ada\").\n", encoding="utf-8")
+    first = load_pack(first_dir)
+    second_dir = make_prolog_pack(tmp_path / "two" / "echo")
+    (second_dir / "echo.pl").write_text(
+        ":- dynamic person/1, known/1.\nanswer(X) :- person(X), \\+ known(X).\nanswer(nobody) :- known(_).\n",
+        encoding="utf-8")
+    second = load_pack(second_dir)
+    for pack, expected in ((first, "Ada"), (second, "Ada"), (first, "Ada")):
+        result = solver.solve(pack, [Fact("person", ("Ada",))])
+        assert (result.outcome, result.answer) == (Outcome.ANSWER, expected)
 
 
 @pytest.mark.parametrize("name", NAMES)
