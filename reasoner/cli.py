@@ -94,10 +94,8 @@ def read_question(path: str) -> str:
 def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit: float, allow_script: bool,
                   translate_limit: float):
     from reasoner.packs import PackError, load_packs
-    from reasoner.pipeline import Reasoner
     from reasoner.rulebase import forbidden_statements
-    from reasoner.student import ModelError, StudentModel
-    from reasoner.student.encoder import EncoderError
+    from reasoner.solver import Solver
 
     try:
         packs = load_packs(rules)
@@ -113,11 +111,23 @@ def load_reasoner(model: Path, base_model: Path | None, rules: Path, time_limit:
                             f"refusing to run pack {pack.name}: {found[0]}; pass --allow-script to run it anyway",
                             EXIT_UNAVAILABLE,
                         )
+    # The solver process starts first, so that it boots while torch and the student load.
+    solver = Solver()
+    solver.start()
     try:
-        student = StudentModel.load(model, base_model, rules)
-    except (ModelError, EncoderError) as error:
-        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
-    return Reasoner(student, rules_dir=rules, time_limit=time_limit, translate_limit=translate_limit)
+        from reasoner.pipeline import Reasoner
+        from reasoner.student import ModelError, StudentModel
+        from reasoner.student.encoder import EncoderError
+
+        try:
+            student = StudentModel.load(model, base_model, rules)
+        except (ModelError, EncoderError) as error:
+            raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+        return Reasoner(student, rules_dir=rules, time_limit=time_limit, translate_limit=translate_limit,
+                        solver=solver)
+    except BaseException:
+        solver.close()
+        raise
 
 
 def answer_json(answer, source: str, packs: dict) -> dict:

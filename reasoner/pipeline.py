@@ -82,11 +82,12 @@ class Reasoner:
         beam_size: int = 6,
         use_solver: bool = True,
         translate_limit: float = DEFAULT_TRANSLATE_LIMIT,
+        solver: Solver | None = None,
     ):
         self.student = student
         self.fallback = fallback or Fallback(student)
         self.packs: dict[str, Pack] = load_packs(rules_dir)
-        self.solver = Solver()
+        self.solver = solver or Solver()
         self.solver.start()
         self.time_limit = time_limit
         self.translate_limit = translate_limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
@@ -220,3 +221,48 @@ def test_names_copied_exactly(reasoner):
     answer = reasoner.answer(item["question"])
     for name in ("Ngũgĩ", "Ana-Lucía", "Dvořák", "Ísold"):
         assert f'"{name}"' in answer.facts
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    from reasoner.student.encoder import PretrainedEncoder
+
+    return PretrainedEncoder(), PretrainedEncoder(use_transformers=True)
+
+
+@pytest.mark.parametrize("text", [
+    "Ann lies. Does Ann tell the truth?",
+    "Zoë's café, O'Brien and 東京: naïve résumé\ttabs\u00a0and  spaces.\nNew line, 12/31/2024!",
+    # Longer than one 510-token window, so the windows and their overlap are compared too.
+    "Take 3 steps forward. Turn left. " * 120,
+])
+def test_compact_bert_matches_transformers(encoders, text):
+    """The plain-torch BERT gives the token ids, offsets and word states that transformers gives."""
+    compact, reference = encoders
+    assert type(compact.model).__module__ == "reasoner.student.bert"
+    ids, offsets = compact._tokenize(text)
+    expected_ids, expected_offsets = reference._tokenize(text)
+    assert list(ids) == list(expected_ids)
+    assert [tuple(o) for o in offsets] == [tuple(o) for o in expected_offsets]
+    words = segment(text)
+    ours, theirs = compact.encode(text, words), reference.encode(text, words)
+    assert torch.allclose(ours.states, theirs.states, atol=1e-4)
+    assert torch.allclose(ours.pooled, theirs.pooled, atol=1e-5)
+
+
+def test_checkpoint_missing_a_tensor_is_an_encoder_error(tmp_path):
+    """A BERT checkpoint without one of its tensors is refused with EncoderError, not half loaded."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from reasoner.student.encoder import EncoderError, PretrainedEncoder, default_base_model
+
+    source = default_base_model()
+    for name in ("config.json", "tokenizer.json", "special_tokens_map.json"):
+        shutil.copy(source / name, tmp_path / name)
+    tensors = load_file(str(source / "model.safetensors"))
+    del tensors[next(name for name in tensors if name.endswith("encoder.layer.0.output.dense.weight"))]
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(EncoderError, match="cannot load the encoder"):
+        PretrainedEncoder(tmp_path)

@@ -51,7 +51,8 @@ class StudentModel:
         rationale: "RationaleModel | None" = None,
     ):
         self.network = network.eval()
-        self.rationale = rationale
+        self._rationale = rationale
+        self._rationale_dir: Path | None = None
         self.space = space
         self.routes = routes
         self.encoder = encoder
@@ -71,6 +72,14 @@ class StudentModel:
             **{"slot_biases": True, **sizes},
         )
         return cls(Student(config), space, routes, encoder)
+
+    @property
+    def rationale(self) -> RationaleModel | None:
+        """The fallback's rationale model, read from disk when first needed: a verified answer never needs it."""
+        if self._rationale is None and self._rationale_dir is not None:
+            self._rationale = RationaleModel.load(self._rationale_dir)
+            self._rationale_dir = None
+        return self._rationale
 
     @classmethod
     def load(
@@ -96,9 +105,10 @@ class StudentModel:
         encoder = PretrainedEncoder(base_model)
         network = Student(StudentConfig(**saved["network"]))
         state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
-        network.load_state_dict(state)
-        rationale = RationaleModel.load(directory / RATIONALE_SUBDIR)
-        return cls(network, space, saved["routes"], encoder, saved.get("info", {}), rationale)
+        network.load_state_dict(state, assign=True)
+        student = cls(network, space, saved["routes"], encoder, saved.get("info", {}))
+        student._rationale_dir = directory / RATIONALE_SUBDIR
+        return student
 
     def save(self, directory: Path, info: dict | None = None) -> None:
         """Write config.json and model.safetensors (float16) into ``directory``, each atomically."""

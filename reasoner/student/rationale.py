@@ -72,7 +72,7 @@ class RationaleModel:
             return None
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         network = Student(StudentConfig(**saved["network"]))
-        network.load_state_dict({k: v.float() for k, v in load_file(str(weights_path)).items()})
+        network.load_state_dict({k: v.float() for k, v in load_file(str(weights_path)).items()}, assign=True)
         return cls(network, saved["vocab"])
 
     def save(self, directory: Path, info: dict | None = None) -> None:
