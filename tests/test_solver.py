@@ -173,8 +173,8 @@ def test_names_round_trip_through_prolog(tmp_path, solver, name):
     assert result.answer == name
 
 
-def test_prolog_packs_of_one_name_keep_their_own_rules(tmp_path, solver):
-    """Two Prolog packs named alike, from different folders, answer by their own rules in one solver."""
+def test_prolog_same_name_packs_isolated(tmp_path, solver):
+    """Two Prolog packs of one name from different folders each run only their own rules in one solver."""
     first_dir = make_prolog_pack(tmp_path / "one" / "echo")
     (first_dir / "more.pl").write_text("known(\"Ada\").\n", encoding="utf-8")
     first = load_pack(first_dir)

@@ -75,7 +75,10 @@ def test_table_rows_are_read_from_the_table(packs):
         'table(1, "table"). row(1, 1, "Ada"). cell("Ada", "age", 4). '
         'row(2, 1, "Bo"). cell("Bo", "age", 6). ask(count).')
     read = [(words[step.fed_span[0]].text, words[step.fed_span[0]].line) for step in copies]
-    assert read[1] == read[2] == ("Ada", 2) and read[5] == read[6] == ("Bo", 3)
+    assert read[1] == ("Ada", 2)
+    assert read[2] == ("Ada", 2)
+    assert read[5] == ("Bo", 3)
+    assert read[6] == ("Bo", 3)
 
 
 def test_name_missing_from_question_is_alignment_error(packs):

@@ -88,8 +88,8 @@ def transcribed_run(pack: Pack, words: list[Word], facts: list[Fact]) -> list[tu
     return None
 
 
-# What a copy that reads backwards costs beyond the words it passes: a copy reads
-# forward unless the nearest forward occurrence is this many words further away.
+# Extra cost, in words, of a copy that reads backwards. A copy reads forward unless the
+# nearest forward occurrence is this many words further away than the backward one.
 BACKWARD_COST = 16
 # Movement outweighs the tie-break, which prefers the first occurrence after the last copy.
 _TIE = 1000

@@ -75,7 +75,7 @@ class StudentModel:
 
     @property
     def rationale(self) -> RationaleModel | None:
-        """The fallback's rationale model, read from disk when first needed: a verified answer never needs it."""
+        """The fallback's rationale model, loaded from disk on first use because verified answers never use it."""
         if self._rationale is None and self._rationale_dir is not None:
             self._rationale = RationaleModel.load(self._rationale_dir)
             self._rationale_dir = None

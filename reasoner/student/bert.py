@@ -1,4 +1,4 @@
-"""A BERT encoder for inference in plain torch, so that answering needs no ``transformers`` import.
+"""A BERT encoder for inference in plain torch, so that ``reason solve`` needs no ``transformers`` import.
 
 Importing ``transformers``' BERT model pulls in most of the library and of
 ``torch.distributed``, which took more than half of ``reason solve``'s cold
