@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ def _module(request: dict[str, Any]) -> str:
     """Return the Prolog module of the request's pack: its name and a hash of its folders."""
     folders = sorted({os.path.dirname(os.path.abspath(path)) for path in request["files"]})
     digest = hashlib.sha256("\n".join(folders).encode("utf-8")).hexdigest()[:12]
-    return f"pack_{request['pack']}_{digest}"
+    # The module is written unquoted in goals, so the name keeps only what a Prolog atom may hold.
+    name = re.sub(r"[^a-z0-9_]", "_", request["pack"].lower())
+    return f"pack_{name}_{digest}"
 
 
 def _load(prolog, module: str, files: list[str]) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
+from reasoner.paths import MODEL_DIR
 from reasoner.student.actions import ActionSpace, FactWriter
 from reasoner.student.decoding import list_may_end, next_copy_mask
 from reasoner.student.words import can_end_span, find_spans, segment, span_text
@@ -253,10 +258,8 @@ def test_compact_bert_matches_transformers(encoders, text):
     assert torch.allclose(ours.pooled, theirs.pooled, atol=1e-5)
 
 
-def test_checkpoint_missing_a_tensor_is_an_encoder_error(tmp_path):
-    """A BERT checkpoint without one of its tensors is refused with EncoderError, not half loaded."""
-    import shutil
-
+def test_missing_tensor_encoder_error(tmp_path):
+    """A BERT checkpoint without one of its tensors is rejected with EncoderError, not half loaded."""
     from safetensors.torch import load_file, save_file
 
     from reasoner.student.encoder import EncoderError, PretrainedEncoder, default_base_model
@@ -269,3 +272,79 @@ def test_checkpoint_missing_a_tensor_is_an_encoder_error(tmp_path):
     save_file(tensors, str(tmp_path / "model.safetensors"))
     with pytest.raises(EncoderError, match="cannot load the encoder"):
         PretrainedEncoder(tmp_path)
+
+
+def copy_base_model(tmp_path: Path) -> Path:
+    """Copy the default encoder checkpoint into ``tmp_path`` so that a test can alter it."""
+    from reasoner.student.encoder import default_base_model
+
+    target = tmp_path / "base"
+    shutil.copytree(default_base_model(), target)
+    return target
+
+
+def test_corrupt_tokenizer_encoder_error(tmp_path):
+    """A corrupt tokenizer.json raises EncoderError, as it does through transformers."""
+    from reasoner.student.encoder import EncoderError, PretrainedEncoder
+
+    base = copy_base_model(tmp_path)
+    (base / "tokenizer.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(EncoderError):
+        PretrainedEncoder(base)
+
+
+def test_config_without_eps_loads(tmp_path):
+    """A BERT config.json without layer_norm_eps loads, as transformers loads it with its 1e-12 default."""
+    from reasoner.student.encoder import PretrainedEncoder
+
+    base = copy_base_model(tmp_path)
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    del config["layer_norm_eps"]
+    (base / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    encoder = PretrainedEncoder(base)
+    assert encoder.dim == 384
+
+
+def test_tokenizer_config_case_followed(tmp_path):
+    """With do_lower_case false in tokenizer_config.json, both paths give the same token ids."""
+    from reasoner.student.encoder import PretrainedEncoder
+
+    base = copy_base_model(tmp_path)
+    settings = json.loads((base / "tokenizer_config.json").read_text(encoding="utf-8"))
+    settings["do_lower_case"] = False
+    (base / "tokenizer_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    compact = PretrainedEncoder(base)
+    reference = PretrainedEncoder(base, use_transformers=True)
+    # The compact path reads tokenizer.json's normalizer, so it hands this checkpoint to transformers.
+    assert type(compact.model).__module__.startswith("transformers.")
+    text = "Ann LIES. Zoë's Café"
+    assert list(compact._tokenize(text)[0]) == list(reference._tokenize(text)[0])
+
+
+def test_corrupt_rationale_model_error(tmp_path):
+    """A corrupt rationale model raises ModelError, at load or at first use, not a safetensors error."""
+    from reasoner.student import ModelError, StudentModel
+
+    if not (MODEL_DIR / "rationale" / "model.safetensors").is_file():
+        pytest.skip(f"no trained rationale model in {MODEL_DIR}")
+    model = tmp_path / "student"
+    shutil.copytree(MODEL_DIR, model)
+    (model / "rationale" / "model.safetensors").write_bytes(b"\x00corrupt")
+    with pytest.raises(ModelError):
+        student = StudentModel.load(model)
+        student.rationale  # noqa: B018 - the property loads the file
+
+
+def test_half_checkpoint_encodes(tmp_path):
+    """A float16 BERT checkpoint encodes a question, although the compact path keeps its float16 weights."""
+    from safetensors.torch import load_file, save_file
+
+    from reasoner.student.encoder import PretrainedEncoder
+    from reasoner.student.words import segment
+
+    base = copy_base_model(tmp_path)
+    tensors = load_file(str(base / "model.safetensors"))
+    save_file({name: tensor.half() for name, tensor in tensors.items()}, str(base / "model.safetensors"))
+    text = "Ann lies. Does Ann tell the truth?"
+    encoded = PretrainedEncoder(base).encode(text, segment(text))
+    assert encoded.states.shape == (len(segment(text)), 384)

@@ -11,6 +11,7 @@ vocabulary integer.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
@@ -112,19 +113,24 @@ def nearest_path(candidates: list[list[tuple[int, int]]]) -> list[tuple[int, int
     if not candidates:
         return []
 
-    def cost(read: int, span: tuple[int, int], spans: list[tuple[int, int]]) -> int:
+    def costs(read: int, spans: list[tuple[int, int]], starts: list[int]) -> list[int]:
+        """Return the cost of reading each of ``spans`` (sorted by start) after word ``read``."""
         if len(spans) == 1:
-            return 0
-        moved = span[0] - read - 1 if span[0] > read else read - span[0] + BACKWARD_COST
-        after = [s for s in spans if s[0] > read]
-        return _TIE * moved + (span != (after[0] if after else spans[0]))
+            return [0]
+        first_after = bisect.bisect_right(starts, read)
+        greedy = first_after if first_after < len(spans) else 0
+        return [_TIE * (start - read - 1 if start > read else read - start + BACKWARD_COST) + (i != greedy)
+                for i, start in enumerate(starts)]
 
-    totals = [cost(-1, span, candidates[0]) for span in candidates[0]]
+    candidates = [sorted(spans) for spans in candidates]
+    starts = [[span[0] for span in spans] for spans in candidates]
+    totals = costs(-1, candidates[0], starts[0])
     back: list[list[int]] = []
-    for previous, current in zip(candidates, candidates[1:]):
-        choices = [min(range(len(previous)), key=lambda i: totals[i] + cost(previous[i][1], span, current))
-                   for span in current]
-        totals = [totals[i] + cost(previous[i][1], span, current) for i, span in zip(choices, current)]
+    for step in range(1, len(candidates)):
+        # moves[i][j]: the cost of reading occurrence j after occurrence i of the previous copy.
+        moves = [costs(span[1], candidates[step], starts[step]) for span in candidates[step - 1]]
+        choices = [min(range(len(totals)), key=lambda i: totals[i] + moves[i][j]) for j in range(len(starts[step]))]
+        totals = [totals[i] + moves[i][j] for j, i in enumerate(choices)]
         back.append(choices)
     index = min(range(len(totals)), key=totals.__getitem__)
     path = [index]

@@ -77,8 +77,11 @@ class StudentModel:
     def rationale(self) -> RationaleModel | None:
         """The fallback's rationale model, loaded from disk on first use because verified answers never use it."""
         if self._rationale is None and self._rationale_dir is not None:
-            self._rationale = RationaleModel.load(self._rationale_dir)
-            self._rationale_dir = None
+            directory, self._rationale_dir = self._rationale_dir, None
+            try:
+                self._rationale = RationaleModel.load(directory)
+            except Exception as error:  # safetensors raises its own exception type
+                raise ModelError(f"cannot load the rationale model in {directory}: {error}") from None
         return self._rationale
 
     @classmethod
@@ -104,10 +107,14 @@ class StudentModel:
             raise ModelError(str(error)) from None
         encoder = PretrainedEncoder(base_model)
         network = Student(StudentConfig(**saved["network"]))
-        state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
-        network.load_state_dict(state, assign=True)
+        try:
+            state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
+            network.load_state_dict(state, assign=True)
+        except Exception as error:  # safetensors raises its own exception type
+            raise ModelError(f"cannot load the student from {weights_path}: {error}") from None
         student = cls(network, space, saved["routes"], encoder, saved.get("info", {}))
         student._rationale_dir = directory / RATIONALE_SUBDIR
+        _check_rationale(student._rationale_dir)
         return student
 
     def save(self, directory: Path, info: dict | None = None) -> None:
@@ -173,3 +180,18 @@ class StudentModel:
                 deadline,
             )
         return sorted(candidates, key=lambda c: c.score, reverse=True)
+
+
+def _check_rationale(directory: Path) -> None:
+    """Raise ModelError when the rationale model in ``directory`` is unreadable; read only its header."""
+    from safetensors import safe_open
+
+    config_path, weights_path = directory / "config.json", directory / "model.safetensors"
+    if not config_path.is_file() or not weights_path.is_file():
+        return
+    try:
+        json.loads(config_path.read_text(encoding="utf-8"))
+        with safe_open(str(weights_path), framework="pt") as weights:
+            weights.keys()
+    except Exception as error:  # safetensors raises its own exception type
+        raise ModelError(f"cannot load the rationale model in {directory}: {error}") from None
