@@ -81,7 +81,7 @@ class StudentModel:
             try:
                 self._rationale = RationaleModel.load(directory)
             except Exception as error:  # safetensors raises its own exception type
-                raise ModelError(f"cannot load the rationale model in {directory}: {error}") from None
+                raise _rationale_error(directory, error) from None
         return self._rationale
 
     @classmethod
@@ -111,7 +111,8 @@ class StudentModel:
             state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
             network.load_state_dict(state, assign=True)
         except Exception as error:  # safetensors raises its own exception type
-            raise ModelError(f"cannot load the student from {weights_path}: {error}") from None
+            raise ModelError(f"cannot load the student from {weights_path}: {error}; "
+                             "run `reason train` again or pass --model DIR") from None
         student = cls(network, space, saved["routes"], encoder, saved.get("info", {}))
         student._rationale_dir = directory / RATIONALE_SUBDIR
         _check_rationale(student._rationale_dir)
@@ -194,4 +195,9 @@ def _check_rationale(directory: Path) -> None:
         with safe_open(str(weights_path), framework="pt") as weights:
             weights.keys()
     except Exception as error:  # safetensors raises its own exception type
-        raise ModelError(f"cannot load the rationale model in {directory}: {error}") from None
+        raise _rationale_error(directory, error) from None
+
+
+def _rationale_error(directory: Path, error: Exception) -> ModelError:
+    return ModelError(f"cannot load the rationale model in {directory}: {error}; "
+                      "run `reason train --part rationale` again")
