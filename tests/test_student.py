@@ -182,11 +182,9 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
 
 @pytest.mark.parametrize("question, answer", [
     ("Sort the following words alphabetically: List: quince, mango, apricot and fig", "apricot fig mango quince"),
-    # NOTE: the shipped student starts this list at "alphabetical", so the list carries
-    # "order", ":" and "List" and the sorted answer is wrong.
-    pytest.param("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
-                 "alder birch cedar hazel walnut",
-                 marks=pytest.mark.xfail(strict=True, reason="the shipped student starts the list too early")),
+    # The instruction holds list-like words ("order", "List") before the list itself.
+    ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
+     "alder birch cedar hazel walnut"),
     ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),
     ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",
      "] ) > }"),
