@@ -222,18 +222,7 @@ def test_option_facts_match_question(packs, solver, options, outcome, answer):
 
 
 def test_prolog_hyphen_pack_name(tmp_path, solver):
-    """A Prolog pack whose folder name has a hyphen gets a valid module atom and returns the answer."""
-    directory = tmp_path / "my-echo"
-    directory.mkdir()
-    (directory / "pack.toml").write_text(textwrap.dedent("""\
-        name = "my-echo"
-        purpose = "A Prolog pack written by a test."
-        engine = "prolog"
-        answer = "answer/1"
-        [inputs]
-        person = ["name"]
-        """), encoding="utf-8")
-    (directory / "echo.pl").write_text(":- dynamic person/1.\nanswer(X) :- person(X).\n", encoding="utf-8")
-    result = solver.solve(load_pack(directory), [Fact("person", ("Ada",))])
+    """A Prolog pack whose name has a hyphen gets a valid module atom and solves."""
+    result = solver.solve(load_pack(make_prolog_pack(tmp_path / "my-echo")), [Fact("person", ("Ada",))])
     assert result.outcome is Outcome.ANSWER, result.message
     assert result.answer == "Ada"
