@@ -37,9 +37,11 @@ shift(date(Y, M, D), N, year, date(Y1, M, D1)) :- Y1 is Y + N, last_day(Y1, M, L
 last_day(Y, M, Last) :- M1 is M + 1, normal(Y, M1, 0, date(_, _, Last)).
 
 % A date too far away for SWI-Prolog's time stamps has no normal form, so a question
-% that shifts by 10^11 months gets no answer rather than an error.
+% that shifts by 10^11 months gets no answer rather than an error. Only that
+% representation error is caught; any other error still reports a bug in the rules.
 normal(Y, M, D, date(Y2, M2, D2)) :-
-    catch(date_time_stamp(date(Y, M, D, 0, 0, 0, 0, -, -), Stamp), error(_, _), fail),
+    catch(date_time_stamp(date(Y, M, D, 0, 0, 0, 0, -, -), Stamp),
+          error(representation_error(_), _), fail),
     stamp_date_time(Stamp, date(Y2, M2, D2, _, _, _, _, _, _), 'UTC').
 
 % Define: each date the question relates to today, with its signed distance from today.
