@@ -237,6 +237,9 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
           allow_script: bool) -> None:
     """Answer the question in FILE ('-' reads standard input)."""
     text = read_question(question_file)
+    if emit_program is not None and emit_program.exists() and not emit_program.is_dir():
+        raise ReasonError(f"--emit-program {emit_program} is a file; pass a folder to write the program into",
+                          EXIT_USAGE)
     reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script, translate_limit)
     try:
         if pack is not None and pack not in reasoner.student.space.packs:
@@ -255,7 +258,11 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
         _print_text(answer, rules, reasoner.packs)
     if emit_program is not None:
         if answer.verified:
-            write_program(answer, emit_program, reasoner.packs[answer.pack])
+            try:
+                write_program(answer, emit_program, reasoner.packs[answer.pack])
+            except OSError as error:
+                raise ReasonError(f"cannot write the program to {emit_program}: {error.strerror or error}; "
+                                  "pass --emit-program a folder that can be created or written", EXIT_USAGE) from None
             log.info("wrote the program to %s", emit_program)
         else:
             log.warning("no program written: the answer is not verified")
@@ -607,7 +614,8 @@ def run() -> None:
         click.echo("reason: interrupted", err=True)
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - last resort: one line, not a traceback
-        click.echo(f"reason: internal error: {type(error).__name__}: {error} (run with -vv for details)", err=True)
+        hint = "" if log.isEnabledFor(logging.DEBUG) else " (run with -vv for details)"
+        click.echo(f"reason: internal error: {type(error).__name__}: {error}{hint}", err=True)
         log.debug("internal error", exc_info=True)
         sys.exit(EXIT_INTERNAL)
 

@@ -71,6 +71,34 @@ def test_pack_without_translator_is_usage_error(tmp_path):
     assert b"Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("config", ['{"x":', "", '{"x": 1}'])
+def test_broken_student_config_unavailable(tmp_path, config):
+    """A student whose config.json is not valid gets exit 69 and one line naming the file."""
+    import shutil
+
+    from reasoner.cli import EXIT_UNAVAILABLE
+    from reasoner.paths import MODEL_DIR
+
+    model = tmp_path / "student"
+    shutil.copytree(MODEL_DIR, model)
+    (model / "config.json").write_text(config, encoding="utf-8")
+    result = run(["solve", "--model", str(model), "examples/liars_chain.txt"])
+    assert result.returncode == EXIT_UNAVAILABLE
+    assert b"config.json is not a student configuration" in result.stderr
+    assert result.stderr.count(b"\n") == 1
+
+
+def test_emit_program_into_file_is_usage_error(tmp_path):
+    """--emit-program naming an existing file is rejected before the question is answered."""
+    target = tmp_path / "afile"
+    target.write_text("keep me", encoding="utf-8")
+    result = run(["solve", "--emit-program", str(target), "examples/liars_chain.txt"])
+    assert result.returncode == 2
+    assert b"is a file" in result.stderr
+    assert result.stdout == b""
+    assert target.read_text(encoding="utf-8") == "keep me"
+
+
 def test_unknown_option_is_usage_error():
     assert run(["solve", "--no-such-option", "x"]).returncode == 2
 

@@ -95,19 +95,24 @@ class StudentModel:
                 f"no trained student in {directory} (config.json and model.safetensors); "
                 "run `reason train` or pass --model DIR"
             )
-        saved = json.loads(config_path.read_text(encoding="utf-8"))
+        try:
+            saved = json.loads(config_path.read_text(encoding="utf-8"))
+            saved_packs = saved["space"]["packs"]
+        except (ValueError, KeyError, TypeError) as error:  # JSON and UTF-8 errors are ValueErrors
+            raise ModelError(f"{config_path} is not a student configuration ({type(error).__name__}: {error}); "
+                             "run `reason train` again or pass --model DIR") from None
         packs = load_packs(rules_dir)
-        missing = [name for name in saved["space"]["packs"] if name not in packs]
+        missing = [name for name in saved_packs if name not in packs]
         if missing:
             raise ModelError(f"the student was trained for packs that are not in {rules_dir}: {', '.join(missing)}")
-        space = ActionSpace(packs[name] for name in saved["space"]["packs"])
+        space = ActionSpace(packs[name] for name in saved_packs)
         try:
             space.check_compatible(saved["space"])
         except ValueError as error:
             raise ModelError(str(error)) from None
         encoder = PretrainedEncoder(base_model)
-        network = Student(StudentConfig(**saved["network"]))
         try:
+            network = Student(StudentConfig(**saved["network"]))
             state = {name: tensor.float() for name, tensor in load_file(str(weights_path)).items()}
             network.load_state_dict(state, assign=True)
         except Exception as error:  # safetensors raises its own exception type
