@@ -182,7 +182,7 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
 
 @pytest.mark.parametrize("question, answer", [
     ("Sort the following words alphabetically: List: quince, mango, apricot and fig", "apricot fig mango quince"),
-    # The instruction holds list-like words ("order", "List") before the list itself.
+    # The instruction contains list-like words ("order", "List") before the list itself.
     ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
      "alder birch cedar hazel walnut"),
     ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),

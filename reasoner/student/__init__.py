@@ -75,7 +75,7 @@ class StudentModel:
 
     @property
     def rationale(self) -> RationaleModel | None:
-        """The fallback's rationale model, loaded from disk on first use because verified answers never use it."""
+        """The fallback's rationale model, loaded from disk on first use, since a solver-verified result never needs it."""
         if self._rationale is None and self._rationale_dir is not None:
             directory, self._rationale_dir = self._rationale_dir, None
             try:

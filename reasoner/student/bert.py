@@ -20,6 +20,11 @@ from torch import nn
 from torch.nn import functional as F
 
 
+# transformers' BertConfig defaults for the keys a config.json may leave out.
+DEFAULTS = {"layer_norm_eps": 1e-12, "max_position_embeddings": 512, "type_vocab_size": 2}
+REQUIRED = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size")
+
+
 class _Layer(nn.Module):
     def __init__(self, size: int, heads: int, inner: int, eps: float):
         super().__init__()
@@ -65,10 +70,6 @@ class Bert(nn.Module):
             x = layer(x)
         return x
 
-
-# transformers' BertConfig defaults for the keys a config.json may leave out.
-DEFAULTS = {"layer_norm_eps": 1e-12, "max_position_embeddings": 512, "type_vocab_size": 2}
-REQUIRED = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size")
 
 # Checkpoint tensor names, with the "bert." prefix removed, and this module's names for them.
 _EMBEDDINGS = {
