@@ -76,12 +76,19 @@ def find_verified(student: StudentModel, pool: list[Example], solver: Solver, sa
 
 def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[str], None] = print,
             evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None,
-            policy: str = "first", relabel: bool = False) -> list[RoundReport]:
+            policy: str = "first", relabel: bool = False,
+            trainer: Callable[[TrainConfig, int], StudentModel] | None = None) -> list[RoundReport]:
     """Train, then run ``rounds`` rounds of co-training; return one report per round.
 
     ``evaluate`` measures a student (for example accuracy on the test split)
-    after every round; the figure goes into the round's report.
+    after every round; the figure goes into the round's report. ``trainer``
+    trains the student of a round from its configuration and number (0 before
+    the first round); by default every round trains into ``config.output``.
     """
+    if trainer is None:
+        def trainer(round_config: TrainConfig, number: int) -> StudentModel:
+            return train(round_config, progress_factory, echo)
+
     bbh = BBH(config.data)
     packs = load_packs()
     examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic,
@@ -89,7 +96,7 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     pool = [e for e in examples if e.facts is None and e.route != NO_PACK and e.target is not None]
     echo(f"co-training: {len(pool)} training questions with a gold answer but no annotation")
 
-    student = train(config, progress_factory, echo)
+    student = trainer(config, 0)
     reports = [RoundReport(0, 0, 0, len(pool), evaluate(student) if evaluate else None)]
     echo(_describe(reports[-1]))
     verified: dict[str, Example] = {}
@@ -100,7 +107,7 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
         newly = sum(1 for e in found if e.id not in verified)
         relabelled = sum(1 for e in found if e.id in verified and e.facts != verified[e.id].facts)
         verified.update({e.id: e for e in found})
-        student = train(replace(config, extra_examples=list(verified.values())), progress_factory, echo)
+        student = trainer(replace(config, extra_examples=list(verified.values())), number)
         reports.append(RoundReport(number, newly, len(verified), len(pool), evaluate(student) if evaluate else None,
                                    relabelled, {i: render_facts(e.facts) for i, e in verified.items()}))
         echo(_describe(reports[-1]))

@@ -8,8 +8,9 @@
   co-training on the rest of the training questions (gold answers only),
 
 neither with teacher-written questions, and measures both on the test split of
-the nine subtasks. A full arm that a killed run already saved from the same
-settings, code and training records is loaded instead of trained again. It writes
+the nine subtasks. Every student (the full arm, and the co-training arm's
+student of each round, in ``round-N``) that a killed run already saved from the
+same settings, code and training records is loaded instead of trained again. It writes
 ``runs/cotrain/report.json`` with the accuracies, the teacher calls each arm
 used and the per-round reports. Each round also
 counts, per subtask, the co-training targets that are identical to the teacher
@@ -34,8 +35,11 @@ from reasoner.student import StudentModel
 from training.records import read_jsonl, records_match
 from training.train import TrainConfig, config_fingerprint, train
 
-# The inputs of a training run besides its configuration: code, rules, grammar and records.
-TRAINING_INPUTS = ("reasoner", "training", "rules", "grammars")
+# The inputs of a training run besides its configuration: code, rules, grammar and records. The
+# co-training loop and this experiment reach a training run only through its configuration, whose
+# fingerprint covers the co-training targets, so a change to them alone keeps the saved students.
+TRAINING_INPUTS = ("reasoner", "training", "rules", "grammars",
+                   ":(exclude)training/cotrain.py", ":(exclude)training/experiments.py")
 
 FIRST_FIVE_SUBTASKS = [
     "logical_deduction_three_objects", "logical_deduction_five_objects", "logical_deduction_seven_objects",
@@ -75,7 +79,9 @@ def main() -> None:
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
     partial = replace(base, output=arguments.output / "cotrain", annotated_fraction=arguments.fraction)
-    rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge, relabel=arguments.relabel)
+    rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge, relabel=arguments.relabel,
+                     trainer=lambda config, number: trained_or_saved(replace(config,
+                                                                             output=config.output / f"round-{number}")))
     teacher = teacher_facts(FIRST_FIVE_SUBTASKS)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
     report = {
