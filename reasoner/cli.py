@@ -397,9 +397,11 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
               help="Rounds of co-training on solver feedback after the first training.")
 @click.option("--cotrain-samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Candidate translations tried per unannotated question in each round.")
-@click.option("--cotrain-judge", type=click.Choice(["first", "any"]), default="first", show_default=True,
+@click.option("--cotrain-judge", type=click.Choice(["first", "any", "confident"]), default="first",
+              show_default=True,
               help="With --cotrain: keep a question when the first candidate the solver solves gives the "
-                   "gold answer (first), or when any candidate does (any).")
+                   "gold answer (first), when any candidate does (any), or as first when the student is "
+                   "confident or the other candidates mostly answer otherwise (confident).")
 @click.option("--eval-limit", type=click.IntRange(min=1), default=None,
               help="With --cotrain: test questions per subtask measured after each round (default: all).")
 @click.option("--cotrain-relabel", is_flag=True,

@@ -82,15 +82,19 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
 
 
 class ScriptedStudent:
-    """Student stand-in that returns fixed candidates, best first. The solver stays real."""
+    """Student stand-in that returns fixed candidates, best first. The solver stays real.
 
-    def __init__(self, candidates: list[str]):
+    The candidates' log probabilities fall by ``step`` from one to the next.
+    """
+
+    def __init__(self, candidates: list[str], step: float = 1.0):
         self.candidates = candidates
+        self.step = step
 
     def translate(self, question, pack=None, beam_size=6):
         from reasoner.student.decoding import Candidate
 
-        return [Candidate("boolean_expressions", facts, -float(rank))
+        return [Candidate("boolean_expressions", facts, -self.step * rank)
                 for rank, facts in enumerate(self.candidates[:beam_size])]
 
 
@@ -113,6 +117,27 @@ def test_judge_policy_first_and_any(solver):
     # A failed candidate before the right one does not stop the search under either policy.
     student = ScriptedStudent([unparseable, right, wrong])
     assert len(find_verified(student, pool, solver, samples=3, policy="first")) == 1
+
+
+def test_judge_policy_confident(solver):
+    """A verified candidate counts when the student is sure of it or the other candidates answer otherwise."""
+    from training.cotrain import find_verified
+    from training.dataset import Example
+
+    question = "not ( True ) and ( False ) is"
+    right = 'token(1, "not").\ntoken(2, "(").\ntoken(3, "True").\ntoken(4, ")").\n'  # answers False
+    also_false = 'token(1, "False").\n'
+    true = 'token(1, "True").\n'
+    pool = [Example("boolean_expressions/0", question, "boolean_expressions", None, "annotation", "False")]
+
+    def kept(candidates, step=1.0):
+        return len(find_verified(ScriptedStudent(candidates, step), pool, solver, samples=3, policy="confident"))
+
+    # Shares 0.67, 0.24, 0.09: not sure enough alone.
+    assert kept([right, true, also_false]) == 1  # the others mostly answer True
+    assert kept([right, also_false, true]) == 0  # the others mostly answer False too
+    assert kept([right, also_false, also_false], step=4.0) == 1  # share 0.96
+    assert kept([true, right, true]) == 0  # the first solved candidate is wrong
 
 
 class QuestionStudent:

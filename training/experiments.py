@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=800, help="optimizer steps per training")
     parser.add_argument("--output", type=Path, default=Path("runs/cotrain"), help="folder for models and report")
     parser.add_argument("--judge", choices=JUDGE_POLICIES, default="first",
-                        help="co-training judge policy, first or any (see training.cotrain)")
+                        help="co-training judge policy: first, any or confident (see training.cotrain)")
     parser.add_argument("--relabel", action="store_true",
                         help="translate every unannotated question again each round (see training.cotrain)")
     parser.add_argument("--eval-limit", type=int, default=None, help="test questions per subtask (default: all)")
