@@ -120,7 +120,7 @@ def test_judge_policy_first_and_any(solver):
 
 
 def test_judge_policy_confident(solver):
-    """A verified candidate counts when the student is sure of it or the other candidates answer otherwise."""
+    """A verified candidate counts when the student is sure of it or the other candidates disagree."""
     from training.cotrain import find_verified
     from training.dataset import Example
 
@@ -134,8 +134,8 @@ def test_judge_policy_confident(solver):
         return len(find_verified(ScriptedStudent(candidates, step), pool, solver, samples=3, policy="confident"))
 
     # Shares 0.67, 0.24, 0.09: not sure enough alone.
-    assert kept([right, true, also_false]) == 1  # the others mostly answer True
-    assert kept([right, also_false, true]) == 0  # the others mostly answer False too
+    assert kept([right, true, also_false]) == 1  # the others mostly give True
+    assert kept([right, also_false, true]) == 0  # the others mostly give False too
     assert kept([right, also_false, also_false], step=4.0) == 1  # share 0.96
     assert kept([true, right, true]) == 0  # the first solved candidate is wrong
 

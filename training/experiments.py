@@ -36,9 +36,9 @@ from training.records import read_jsonl, records_match
 from training.train import TrainConfig, config_fingerprint, train
 
 # The inputs of a training run besides its configuration: code, rules, grammar and records. The
-# co-training loop and this experiment reach a training run only through its configuration, whose
-# fingerprint covers the co-training targets, and the experiment does not go through the command
-# line, so a change to these three files alone keeps the saved students.
+# co-training loop and this experiment reach a training run only through its configuration, and its
+# fingerprint covers the co-training targets. The experiment does not go through the command line.
+# So a change to these three files alone keeps the saved students.
 TRAINING_INPUTS = ("reasoner", "training", "rules", "grammars", ":(exclude)reasoner/cli.py",
                    ":(exclude)training/cotrain.py", ":(exclude)training/experiments.py")
 
