@@ -322,6 +322,10 @@ JUDGE_TEXT = {
              "solves gives the gold answer.",
     "any": "Judge `any`: an unannotated question becomes a target when any of its eight candidates gives "
            "the gold answer.",
+    "confident": "Judge `confident`: an unannotated question becomes a target when the first candidate the "
+                 "solver solves gives the gold answer, and the student gives that candidate at least 90 % of "
+                 "the probability of its eight candidates or the other solved candidates mostly give another "
+                 "answer.",
 }
 
 
