@@ -14,18 +14,17 @@ Which candidate counts is the judge's policy:
   into training targets on two-option subtasks.
 * ``any``: the first candidate whose solver answer equals the gold answer.
 * ``confident``: as ``first``, and the check must also be informative. On a
-  yes/no question a wrong translation reaches the gold answer about half the
-  time, so reaching it is weak evidence. The candidate counts only when the
+  yes/no question a wrong translation often reaches the gold answer, so
+  reaching it is weak evidence. The candidate counts only when the
   student gives it at least ``CONFIDENT_SHARE`` of the probability of all its
   candidates, or when the other solved candidates, weighted by their
   probability, mostly give a different answer. Then the answer depends on the
   translation, and chance rarely gives the gold one.
 
-  Measured on 394 training questions from five subtasks (logical deduction with
-  three, five and seven objects, navigate, web of lies), translated by the
-  round-0 student of ``python -m training.experiments``: ``first`` accepted
-  283, of which 66 differ from the teacher's withheld annotation as a set of
-  facts; ``confident`` accepted 185, of which 10 differ.
+  In ``python -m training.experiments`` (BENCHMARKS.md gives the command), 26
+  of the 27 targets this policy kept for logical deduction with seven objects
+  after three rounds are the teacher's withheld facts. Fewer questions get a
+  target than under ``first``, though.
 
 By default a question keeps the first target found for it. With ``relabel``,
 every round translates all unannotated questions again with the latest student,
