@@ -326,6 +326,10 @@ JUDGE_TEXT = {
                  "solver solves gives the gold answer, and the student gives that candidate at least 90 % of "
                  "the probability of its eight candidates or the other solved candidates mostly give another "
                  "answer.",
+    "siblings": "Judge `siblings`: an unannotated question becomes a target when the first candidate the "
+                "solver solves gives the gold answer, and its scene (its facts without the option facts) also "
+                "gives the gold answer of every other training question with the same stem, with that "
+                "question's option facts; a question without such siblings is judged as under `confident`.",
 }
 
 

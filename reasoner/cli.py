@@ -397,11 +397,12 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
               help="Rounds of co-training on solver feedback after the first training.")
 @click.option("--cotrain-samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Candidate translations tried per unannotated question in each round.")
-@click.option("--cotrain-judge", type=click.Choice(["first", "any", "confident"]), default="first",
+@click.option("--cotrain-judge", type=click.Choice(["first", "any", "confident", "siblings"]), default="first",
               show_default=True,
               help="With --cotrain: keep a question when the first candidate the solver solves gives the "
                    "gold answer (first), when any candidate does (any), or as first when the student is "
-                   "confident or the other candidates mostly answer otherwise (confident).")
+                   "confident or the other candidates mostly answer otherwise (confident); siblings also "
+                   "checks the scene against the other questions with the same stem.")
 @click.option("--eval-limit", type=click.IntRange(min=1), default=None,
               help="With --cotrain: test questions per subtask measured after each round (default: all).")
 @click.option("--cotrain-relabel", is_flag=True,

@@ -140,6 +140,63 @@ def test_judge_policy_confident(solver):
     assert kept([true, right, true]) == 0  # the first solved candidate is wrong
 
 
+class SceneStudent:
+    """Student stand-in that returns one fixed logical deduction candidate per question. The solver stays real."""
+
+    def __init__(self, by_question: dict[str, str]):
+        self.by_question = by_question
+
+    def translate(self, question, pack=None, beam_size=6):
+        from reasoner.student.decoding import Candidate
+
+        return [Candidate("logical_deduction", self.by_question[question], 0.0)]
+
+
+def test_judge_policy_siblings(solver):
+    """A scene counts only when, with each sibling's options, it gives that sibling's gold answer too."""
+    from reasoner.facts import parse_facts
+    from training.cotrain import find_verified, sibling_groups
+    from training.dataset import Example
+
+    scene = ("Three cups stand in a row: a tin cup, a jade cup and a clay cup. The tin cup is left of the "
+             "jade cup. The clay cup is second from the right.")
+    cups = ("tin cup", "jade cup", "clay cup")
+    leftmost = scene + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the leftmost." for l, c in zip("ABC", cups))
+    rightmost = scene + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the rightmost." for l, c in zip("ABC", cups))
+    objects = "".join(f'object("{c}").\n' for c in cups) + 'before("tin cup", "jade cup").\n'
+    right = objects + 'rank("clay cup", last, 2).\n'
+    wrong = objects + 'rank("clay cup", last, 1).\n'  # tin, jade, clay: still leftmost tin
+
+    def options(end: str) -> str:
+        return "".join(f'option("{l}", "{c}", {end}, 1).\n' for l, c in zip("ABC", cups))
+
+    first = Example("logical_deduction_three_objects/0", leftmost, "logical_deduction", None, "route-only", "(A)")
+    second = Example("logical_deduction_three_objects/1", rightmost, "logical_deduction", None, "route-only", "(B)")
+    alone = Example("logical_deduction_three_objects/2", scene + " Which is first?\nOptions:\n(A) The tin cup is the "
+                    "leftmost.", "logical_deduction", None, "route-only", "(A)")
+    siblings = sibling_groups([first, second, alone])
+    assert {i: [s.id for s in group] for i, group in siblings.items()} == {first.id: [second.id],
+                                                                           second.id: [first.id]}
+
+    def kept(translations: dict[str, str], pool=(first, second), groups=siblings) -> list[str]:
+        return [e.id for e in find_verified(SceneStudent(translations), list(pool), solver, samples=1,
+                                            policy="siblings", siblings=groups)]
+
+    both_right = {leftmost: right + options("first"), rightmost: right + options("last")}
+    assert kept(both_right) == [first.id, second.id]
+    # The wrong scene answers its own question, but with the sibling's options it names the clay cup.
+    one_wrong = {leftmost: wrong + options("first"), rightmost: right + options("last")}
+    assert kept(one_wrong) == [second.id]
+    assert len(find_verified(SceneStudent(one_wrong), [first], solver, samples=1, policy="confident")) == 1
+    # A teacher-annotated sibling lends its option facts.
+    annotated = {first.id: [Example(second.id, rightmost, "logical_deduction", parse_facts(right + options("last")),
+                                    "annotation", "(B)")]}
+    assert kept(one_wrong, pool=[first], groups=annotated) == []
+    assert kept(both_right, pool=[first], groups=annotated) == [first.id]
+    # A question without siblings is judged as under confident.
+    assert kept({alone.text: wrong + 'option("A", "tin cup", first, 1).\n'}, pool=[alone]) == [alone.id]
+
+
 class QuestionStudent:
     """Student stand-in that returns a fixed candidate per question text. The solver stays real."""
 

@@ -26,6 +26,19 @@ Which candidate counts is the judge's policy:
   after three rounds are the teacher's withheld facts. Fewer questions get a
   target than under ``first``, though.
 
+* ``siblings``: as ``confident`` for a question that stands alone. Many
+  logical deduction scenes are asked two or three times, each time with other
+  options; the questions share a stem, the text before their options (the
+  split keeps them on one side). For such a question the first candidate the
+  solver solves must give the gold answer, and its scene must give every
+  sibling's gold answer too. The scene is the candidate's facts without those
+  that restate options (``OPTION_PREDICATES``); it is checked against each
+  sibling with the sibling's own option facts, from the teacher's annotation
+  or else from the student's translation of that sibling. A wrong scene must then
+  reach the gold answers of two or three questions about different positions by
+  chance, not one.
+  When no sibling has option facts to check with, ``confident`` decides.
+
 By default a question keeps the first target found for it. With ``relabel``,
 every round translates all unannotated questions again with the latest student,
 and a verified translation replaces the earlier target: a student that has
@@ -37,14 +50,16 @@ that question again (it stays while none does).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from reasoner.bbh import BBH
-from reasoner.facts import parse_facts, render_facts
-from reasoner.packs import load_packs
+from reasoner.bbh import BBH, MAX_GROUP_SIZE, stem_of
+from reasoner.facts import Fact, TranslationError, parse_facts, render_facts
+from reasoner.packs import Pack, load_packs
 from reasoner.solver import Solver
 from reasoner.student import NO_PACK, StudentModel
+from reasoner.student.decoding import Candidate
 from training.dataset import Example, load_examples
 from training.feedback import Verdict, judge
 from training.train import TrainConfig, train
@@ -61,37 +76,106 @@ class RoundReport:
     targets: dict[str, str] = field(default_factory=dict, repr=False)  # question id -> target facts
 
 
-JUDGE_POLICIES = ("first", "any", "confident")
+JUDGE_POLICIES = ("first", "any", "confident", "siblings")
 CONFIDENT_SHARE = 0.9  # share of the candidates' probability that makes a verified candidate count by itself
 CHANCE_SHARE = 0.5  # the largest share of the other solved candidates' probability that may reach the same result
+# Predicates whose facts restate a question's options rather than its scene (logical deduction,
+# temporal sequences and geometric shapes write options this way).
+OPTION_PREDICATES = ("option",)
 
 
 def find_verified(student: StudentModel, pool: list[Example], solver: Solver, samples: int,
-                  policy: str = "first") -> list[Example]:
+                  policy: str = "first", siblings: dict[str, list[Example]] | None = None) -> list[Example]:
     """Return a co-training example for every pool question whose candidate the judge accepts.
 
     With ``policy="first"`` the search stops at the first candidate that the
     solver solves, right or wrong. With ``"any"`` it goes on to a later
-    candidate. ``"confident"`` judges every candidate (see the module's text).
+    candidate. ``"confident"`` and ``"siblings"`` judge every candidate (see the
+    module's text); ``siblings`` maps a question id to the other training
+    questions with its stem (:func:`sibling_groups`).
     """
     if policy not in JUDGE_POLICIES:
         raise ValueError(f"unknown judge policy {policy!r}; expected one of {', '.join(JUDGE_POLICIES)}")
     packs = load_packs()
-    found = []
+    translated: dict[str, tuple[list[Candidate], list[Verdict]]] = {}
     for example in pool:
         candidates = student.translate(example.text, pack=example.route, beam_size=samples)
         verdicts: list[Verdict] = []
         for candidate in candidates:
             verdicts.append(judge(solver, packs[candidate.pack], example.text, candidate.facts, example.target or ""))
-            if verdicts[-1].verified and policy != "confident":
+            if verdicts[-1].verified and policy in ("first", "any"):
                 break
             if verdicts[-1].answer is not None and policy == "first":
                 break
-        chosen = accepted_candidate([c.score for c in candidates], verdicts, policy)
+        translated[example.id] = candidates, verdicts
+    found = []
+    for example in pool:
+        candidates, verdicts = translated[example.id]
+        chosen = accepted_candidate([c.score for c in candidates], verdicts,
+                                    "confident" if policy == "siblings" else policy)
+        if policy == "siblings":
+            first = next((i for i, verdict in enumerate(verdicts) if verdict.answer is not None), None)
+            if first is not None and verdicts[first].verified:
+                agree = scene_agrees(solver, packs[candidates[first].pack], parse_facts(candidates[first].facts),
+                                     (siblings or {}).get(example.id, []), translated)
+                if agree is not None:
+                    chosen = first if agree else None
         if chosen is not None:
             found.append(Example(example.id, example.text, example.route, parse_facts(candidates[chosen].facts),
                                  "cotrain", example.target))
     return found
+
+
+def sibling_groups(examples: list[Example]) -> dict[str, list[Example]]:
+    """Map each question id to the other questions with its stem and route whose gold answer is known.
+
+    Questions that share a stem ask about one scene with other options. A stem
+    shared by more than ``MAX_GROUP_SIZE`` questions is a fixed prompt prefix,
+    not a scene, as in the split rule (:mod:`reasoner.bbh`).
+    """
+    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for example in examples:
+        if example.target is not None and example.route != NO_PACK:
+            groups[example.route, stem_of(example.text)].append(example)
+    return {example.id: [other for other in group if other.id != example.id]
+            for group in groups.values() if 1 < len(group) <= MAX_GROUP_SIZE for example in group}
+
+
+def scene_agrees(solver: Solver, pack: Pack, facts: list[Fact], siblings: list[Example],
+                 translated: dict[str, tuple[list[Candidate], list[Verdict]]]) -> bool | None:
+    """Return whether the scene of ``facts`` gives each sibling's gold answer with the sibling's option facts.
+
+    A sibling's option facts come from its teacher annotation, or else from the
+    first candidate of its translation that the solver solves (the first
+    candidate when none does). None when no sibling has option facts to check
+    with, or when ``facts`` restate no option.
+    """
+    scene = [fact for fact in facts if fact.predicate not in OPTION_PREDICATES]
+    if len(scene) == len(facts):
+        return None
+    checked = False
+    for sibling in siblings:
+        options = [fact for fact in sibling_facts(sibling, translated) if fact.predicate in OPTION_PREDICATES]
+        if not options:
+            continue
+        if not judge(solver, pack, sibling.text, render_facts(scene + options), sibling.target or "").verified:
+            return False
+        checked = True
+    return True if checked else None
+
+
+def sibling_facts(sibling: Example, translated: dict[str, tuple[list[Candidate], list[Verdict]]]) -> list[Fact]:
+    """Return the teacher's facts of ``sibling``, or the student's best solved translation of it, or []."""
+    if sibling.facts is not None:
+        return sibling.facts
+    candidates, verdicts = translated.get(sibling.id, ([], []))
+    solved = [i for i, verdict in enumerate(verdicts) if verdict.answer is not None]
+    if not candidates:
+        return []
+    try:
+        return parse_facts(candidates[solved[0] if solved else 0].facts)
+    except TranslationError:
+        return []
 
 
 def accepted_candidate(scores: list[float], verdicts: list[Verdict], policy: str) -> int | None:
@@ -138,6 +222,7 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     examples = load_examples(bbh, packs, config.subtasks, config.annotated_fraction, config.seed, config.synthetic,
                              config.record_dir)
     pool = [e for e in examples if e.facts is None and e.route != NO_PACK and e.target is not None]
+    siblings = sibling_groups(examples)
     echo(f"co-training: {len(pool)} training questions with a gold answer but no annotation")
 
     student = trainer(config, 0)
@@ -147,7 +232,9 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     for number in range(1, rounds + 1):
         to_translate = pool if relabel else [e for e in pool if e.id not in verified]
         with Solver() as solver:
-            found = find_verified(student, to_translate, solver, samples, policy)
+            # A sibling verified in an earlier round and not translated again lends its target's options.
+            current = {i: [verified.get(s.id, s) for s in group] for i, group in siblings.items()}
+            found = find_verified(student, to_translate, solver, samples, policy, current)
         newly = sum(1 for e in found if e.id not in verified)
         relabelled = sum(1 for e in found if e.id in verified and e.facts != verified[e.id].facts)
         verified.update({e.id: e for e in found})
