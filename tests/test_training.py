@@ -150,3 +150,39 @@ def test_tiny_rationale_run_answers_among_options(tmp_path):
     fallback = model.answer(parse_question(text), encoded)
     assert fallback.answer in ("(A)", "(B)")
     assert fallback.rationale.endswith(f"So the answer is {fallback.answer}.")
+
+
+def test_encoding_cache_reencodes_stale_words(tmp_path):
+    """A cached entry whose words differ from today's segmentation is encoded again, and so is another encoder's."""
+    import torch
+
+    from reasoner.student.encoder import EncodedQuestion, word_flags
+    from reasoner.student.words import segment
+    from training.dataset import EncodingCache
+
+    class CountingEncoder:
+        def __init__(self, path: Path):
+            self.path = path
+            self.calls = 0
+
+        def encode(self, text, words):
+            self.calls += 1
+            return EncodedQuestion(words, torch.zeros(len(words), 4), word_flags(words), torch.zeros(4))
+
+    text = "Ōtake's lamp is left of the bowl."
+    encoder = CountingEncoder(tmp_path / "encoder")
+    cache = EncodingCache(tmp_path / "encodings.pt")
+    assert cache.get(encoder, text).words == segment(text)
+    cache.get(encoder, text)
+    assert encoder.calls == 1
+
+    (entry,) = cache.entries.values()
+    entry.words = entry.words[:-1]  # as written by an older segmenter
+    cache.save()
+    reloaded = EncodingCache(tmp_path / "encodings.pt")
+    assert reloaded.get(encoder, text).words == segment(text)
+    assert encoder.calls == 2
+
+    other = CountingEncoder(tmp_path / "other-encoder")
+    reloaded.get(other, text)
+    assert other.calls == 1

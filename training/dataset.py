@@ -288,7 +288,12 @@ class Encoded:
 
 
 class EncodingCache:
-    """Pretrained word states keyed by question text, saved atomically between runs."""
+    """Pretrained word states keyed by encoder checkpoint and question text, saved atomically between runs.
+
+    An entry whose words are not the question's segmentation now, as after a
+    change to the segmenter, is encoded again: stale word states would train the
+    student on other words than decoding reads.
+    """
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -301,9 +306,10 @@ class EncodingCache:
         self.dirty = False
 
     def get(self, encoder: PretrainedEncoder, text: str) -> EncodedQuestion:
-        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if key not in self.entries:
-            encoded = encoder.encode(text, segment(text))
+        key = hashlib.sha256(f"{Path(encoder.path).resolve()}\n{text}".encode("utf-8")).hexdigest()
+        words = segment(text)
+        if key not in self.entries or self.entries[key].words != words:
+            encoded = encoder.encode(text, words)
             encoded.states = encoded.states.half()  # halves the cache; batches are built in float32
             self.entries[key] = encoded
             self.dirty = True
