@@ -106,8 +106,10 @@ class FactWriter:
         self._skip_forced()
 
     def copy(self) -> "FactWriter":
+        # The parser's value stack holds tokens and trees that feeding never changes, so the
+        # copies share them; a deep copy took a fifth of the beam search's time.
         return FactWriter(
-            self.space, self.pack, self.parser.copy(), list(self.pieces), self.predicate,
+            self.space, self.pack, self.parser.copy(deepcopy_values=False), list(self.pieces), self.predicate,
             self.argument, self.sequence, self.finished,
         )
 
