@@ -113,6 +113,37 @@ def test_writer_allows_only_the_grammar(packs):
         "const:forward", "const:backward", "const:left", "const:right"}
 
 
+def test_writer_copies_do_not_share_values(packs):
+    """Two copies of one writer, each fed another fact, hold only their own tokens."""
+    space = ActionSpace(packs.values())
+    writer = FactWriter(space, packs["logical_deduction"])
+    for name in ("tin cup", "jade cup"):
+        writer.apply_vocab(space.index["pred:object"])
+        writer.apply_name(name)
+    first, second = writer.copy(), writer.copy()
+    for writer_copy, name in ((first, "clay cup"), (second, "iron cup")):
+        writer_copy.apply_vocab(space.index["pred:object"])
+        writer_copy.apply_name(name)
+        # The next fact's first token makes the parser reduce the list of facts so far.
+        writer_copy.apply_vocab(space.index["pred:object"])
+
+    def tokens(values) -> list[str]:
+        """Flatten the value stack, whether it holds lists of children or trees."""
+        found = []
+        for value in values:
+            children = value if isinstance(value, list) else getattr(value, "children", None)
+            found += [str(value)] if children is None else tokens(children)
+        return found
+
+    first_tokens = tokens(first.parser.parser_state.value_stack)
+    second_tokens = tokens(second.parser.parser_state.value_stack)
+    assert '"clay cup"' in first_tokens
+    assert '"iron cup"' not in first_tokens
+    assert '"iron cup"' in second_tokens
+    assert '"clay cup"' not in second_tokens
+    assert first.text.count("object(") == second.text.count("object(") == 4
+
+
 def test_transcribing_pack_copies_numbers(packs):
     space = ActionSpace(packs.values())
     writer = FactWriter(space, packs["multistep_arithmetic"])

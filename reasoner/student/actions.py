@@ -16,6 +16,7 @@ written, with one counter per question (navigate's moves and turns share it).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -102,12 +103,12 @@ class FactWriter:
 
     def __post_init__(self) -> None:
         if self.parser is None:
-            self.parser = fact_parser().parse_interactive("")
+            self.parser = _treeless_parser()
         self._skip_forced()
 
     def copy(self) -> "FactWriter":
-        # The parser's value stack holds tokens and trees that feeding never changes, so the
-        # copies share them; a deep copy took a fifth of the beam search's time.
+        # The parser builds no tree (see _treeless_parser), so copies may share its value stack.
+        # A deep copy of that stack took a fifth of the beam search's time.
         return FactWriter(
             self.space, self.pack, self.parser.copy(deepcopy_values=False), list(self.pieces), self.predicate,
             self.argument, self.sequence, self.finished,
@@ -202,6 +203,22 @@ class FactWriter:
 
 
 _ACCEPTS_CACHE: dict[tuple[int, ...], frozenset[str]] = {}
+
+
+def _treeless_parser() -> lark.parsers.lalr_interactive_parser.InteractiveParser:
+    """Return an interactive parser of the fact language that checks the syntax but builds no tree.
+
+    The writer's text comes from its pieces, so the tree is never read. Without the tree
+    callbacks a reduction pushes a new list of its children and changes nothing in place,
+    so parsers copied with a shallow value stack cannot change each other's values, as
+    Lark's own ``accepts()`` relies on. With the callbacks, a left-recursive rule appends
+    to its left child's list.
+    """
+    parser = fact_parser().parse_interactive("")
+    conf = copy.copy(parser.parser_state.parse_conf)
+    conf.callbacks = {}
+    parser.parser_state.parse_conf = conf
+    return parser
 
 
 def _accepted_terminals(parser) -> frozenset[str]:
