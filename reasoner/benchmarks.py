@@ -328,8 +328,9 @@ JUDGE_TEXT = {
                  "answer.",
     "siblings": "Judge `siblings`: an unannotated question becomes a target when the first candidate the "
                 "solver solves gives the gold answer, and its scene (its facts without the option facts) also "
-                "gives the gold answer of every other training question with the same stem, with that "
-                "question's option facts; a question without such siblings is judged as under `confident`.",
+                "gives the gold answer of the other training questions with the same stem, with each "
+                "one's option facts; where no such check is possible, the question is judged as under "
+                "`confident`.",
 }
 
 

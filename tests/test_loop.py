@@ -141,15 +141,22 @@ def test_judge_policy_confident(solver):
 
 
 class SceneStudent:
-    """Student stand-in that returns one fixed logical deduction candidate per question. The solver stays real."""
+    """Student stand-in with fixed logical deduction candidates per question, best first. The solver stays real.
 
-    def __init__(self, by_question: dict[str, str]):
+    A question maps to one candidate or a list; log probabilities fall by ``step`` from one to the next.
+    """
+
+    def __init__(self, by_question: dict[str, str | list[str]], step: float = 1.0):
         self.by_question = by_question
+        self.step = step
 
     def translate(self, question, pack=None, beam_size=6):
         from reasoner.student.decoding import Candidate
 
-        return [Candidate("logical_deduction", self.by_question[question], 0.0)]
+        found = self.by_question[question]
+        candidates = [found] if isinstance(found, str) else found
+        return [Candidate("logical_deduction", facts, -self.step * rank)
+                for rank, facts in enumerate(candidates[:beam_size])]
 
 
 def test_judge_policy_siblings(solver):
@@ -177,10 +184,13 @@ def test_judge_policy_siblings(solver):
     siblings = sibling_groups([first, second, alone])
     assert {i: [s.id for s in group] for i, group in siblings.items()} == {first.id: [second.id],
                                                                            second.id: [first.id]}
+    # The same question asked twice is not its own sibling.
+    assert sibling_groups([first, Example("logical_deduction_three_objects/9", leftmost, "logical_deduction", None,
+                                          "route-only", "(A)")]) == {}
 
-    def kept(translations: dict[str, str], pool=(first, second), groups=siblings) -> list[str]:
-        return [e.id for e in find_verified(SceneStudent(translations), list(pool), solver, samples=1,
-                                            policy="siblings", siblings=groups)]
+    def kept(translations: dict, pool=(first, second), groups=siblings, policy="siblings", step=1.0) -> list[str]:
+        return [e.id for e in find_verified(SceneStudent(translations, step), list(pool), solver, samples=3,
+                                            policy=policy, siblings=groups)]
 
     both_right = {leftmost: right + options("first"), rightmost: right + options("last")}
     assert kept(both_right) == [first.id, second.id]
@@ -195,6 +205,19 @@ def test_judge_policy_siblings(solver):
     assert kept(both_right, pool=[first], groups=annotated) == [first.id]
     # A question without siblings is judged as under confident.
     assert kept({alone.text: wrong + 'option("A", "tin cup", first, 1).\n'}, pool=[alone]) == [alone.id]
+
+    # Shares 0.73 and 0.27, both answering (A): confident rejects, and a passing sibling check accepts.
+    unsure = {leftmost: [right + options("first"), wrong + options("first")], rightmost: right + options("last")}
+    assert kept(unsure, pool=[first], policy="confident") == []
+    assert kept(unsure) == [first.id, second.id]
+    # When no sibling can be checked (its translation does not parse), confident decides.
+    unparseable = dict(unsure, **{rightmost: 'object("tin cup"'})
+    assert kept(unparseable) == []
+    assert kept(unparseable, step=4.0) == [first.id]
+    # A sibling lends the options of its first solved candidate, not of an unsolved one before it.
+    ambiguous = "".join(f'object("{c}").\n' for c in cups)  # every order fits: no answer
+    late = {leftmost: right + options("first"), rightmost: [ambiguous + options("first"), right + options("last")]}
+    assert kept(late) == [first.id, second.id]
 
 
 class QuestionStudent:

@@ -31,14 +31,16 @@ Which candidate counts is the judge's policy:
   logical deduction scenes are asked two or three times, each time with other
   options; the questions share a stem, the text before their options (the
   split keeps them on one side). For such a question the first candidate the
-  solver solves must give the gold answer, and its scene must give every
-  sibling's gold answer too. The scene is the candidate's facts without those
+  solver solves must give the gold answer, and its scene must give the gold
+  answer of every sibling it can be checked against too. The scene is the candidate's facts without those
   that restate options (``OPTION_PREDICATES``); it is checked against each
   sibling with the sibling's own option facts, from the teacher's annotation
   or else from the student's translation of that sibling. A wrong scene must then
   reach the gold answers of two or three questions about different positions by
   chance, not one.
-  When no sibling has option facts to check with, ``confident`` decides.
+  When no check is possible (no sibling, no option facts in the candidate,
+  or none in any sibling's facts), ``confident`` decides. A sibling without
+  option facts is skipped.
 
   In the same experiment with ``--judge siblings``, logical deduction with seven objects
   got 53 targets after three rounds, 43 of them the teacher's withheld facts,
@@ -137,15 +139,24 @@ def sibling_groups(examples: list[Example]) -> dict[str, list[Example]]:
     """Map each question id to the other questions with its stem and route whose gold answer is known.
 
     Questions that share a stem ask about one scene with other options. A stem
-    shared by more than ``MAX_GROUP_SIZE`` questions is a fixed prompt prefix,
-    not a scene, as in the split rule (:mod:`reasoner.bbh`).
+    that more than ``MAX_GROUP_SIZE`` of ``examples`` share is taken for a fixed
+    prompt prefix, not a scene, as in the split rule (:mod:`reasoner.bbh`). A
+    question with the same whole text is the same question asked twice, not a
+    sibling: checking against it would only repeat the question's own check.
     """
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for example in examples:
         if example.target is not None and example.route != NO_PACK:
             groups[example.route, stem_of(example.text)].append(example)
-    return {example.id: [other for other in group if other.id != example.id]
-            for group in groups.values() if 1 < len(group) <= MAX_GROUP_SIZE for example in group}
+    siblings: dict[str, list[Example]] = {}
+    for group in groups.values():
+        if len(group) > MAX_GROUP_SIZE:
+            continue
+        for example in group:
+            others = [other for other in group if other.text != example.text]
+            if others:
+                siblings[example.id] = others
+    return siblings
 
 
 def scene_agrees(solver: Solver, pack: Pack, facts: list[Fact], siblings: list[Example],
@@ -172,7 +183,12 @@ def scene_agrees(solver: Solver, pack: Pack, facts: list[Fact], siblings: list[E
 
 
 def sibling_facts(sibling: Example, translated: dict[str, tuple[list[Candidate], list[Verdict]]]) -> list[Fact]:
-    """Return the teacher's facts of ``sibling``, or the student's best solved translation of it, or []."""
+    """Return the teacher's facts of ``sibling``, else the student's first solved translation of it, else its first one.
+
+    The first solved translation is taken even when its answer is wrong, so a
+    sibling whose options the student mistranslated rejects a right scene; the
+    published co-training run used this rule. [] when there is no translation.
+    """
     if sibling.facts is not None:
         return sibling.facts
     candidates, verdicts = translated.get(sibling.id, ([], []))
