@@ -293,6 +293,10 @@ class EncodingCache:
     An entry whose words are not the question's segmentation now, as after a
     change to the segmenter, is encoded again: stale word states would train the
     student on other words than decoding reads.
+
+    NOTE: the key names the checkpoint's directory, not its weights, so delete the
+    cache file after replacing a checkpoint in place. Entries are never removed,
+    so the file keeps those of older keys until it is deleted.
     """
 
     def __init__(self, path: Path | None):
