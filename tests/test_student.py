@@ -128,7 +128,7 @@ def test_writer_copies_do_not_share_values(packs):
         writer_copy.apply_vocab(space.index["pred:object"])
 
     def tokens(values) -> list[str]:
-        """Flatten the value stack, whether it holds lists of children or trees."""
+        """Flatten the value stack, whether it contains lists of children or trees."""
         found = []
         for value in values:
             children = value if isinstance(value, list) else getattr(value, "children", None)

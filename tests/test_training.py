@@ -153,7 +153,7 @@ def test_tiny_rationale_run_answers_among_options(tmp_path):
 
 
 def test_encoding_cache_reencodes_stale_words(tmp_path):
-    """A cached entry whose words differ from today's segmentation is encoded again, and so is another encoder's."""
+    """A cached entry whose words differ from the current segmentation is encoded again, and so is another encoder's."""
     import torch
 
     from reasoner.student.encoder import EncodedQuestion, word_flags
