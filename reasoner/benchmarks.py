@@ -349,6 +349,9 @@ def cotrain_section(report: dict) -> list[str]:
         f"test accuracy is the mean over the nine subtasks, {report['test_questions']} test questions).",
         "Both arms train for the same number of steps, far fewer than the shipped student, and without",
         "teacher-written questions, so both sit below its accuracy; the comparison is between the arms.",
+        f"Each arm is one training run with seed {report.get('seed', 0)} (`--seed` changes it). At this number of "
+        "steps the logical deduction subtasks vary widely from seed to seed, so a difference of a few points "
+        "between the arms may lie within that spread.",
         JUDGE_TEXT[report.get("judge", "any")] + (RELABEL_TEXT if report.get("relabel") else ""),
         "",
         "| arm | teacher annotations | co-training targets verified | test accuracy % |",

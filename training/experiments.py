@@ -62,13 +62,15 @@ def main() -> None:
     parser.add_argument("--relabel", action="store_true",
                         help="translate every unannotated question again each round (see training.cotrain)")
     parser.add_argument("--eval-limit", type=int, default=None, help="test questions per subtask (default: all)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of both arms: initial weights, batches and the annotations the co-training arm keeps")
     arguments = parser.parse_args()
 
     bbh = BBH()
     test = [e for name in FIRST_FIVE_SUBTASKS for e in bbh.split(name, "test")[: arguments.eval_limit]]
     annotations = sum(len(read_jsonl(record_path(name))) for name in FIRST_FIVE_SUBTASKS)
     base = TrainConfig(output=arguments.output / "full", subtasks=FIRST_FIVE_SUBTASKS, synthetic=False,
-                       steps=arguments.steps, augment_copies=3)
+                       steps=arguments.steps, augment_copies=3, seed=arguments.seed)
 
     by_subtask: list[dict[str, float]] = []
 
@@ -91,7 +93,9 @@ def main() -> None:
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
                    f"--steps {arguments.steps} --judge {arguments.judge}"
                    + (" --relabel" if arguments.relabel else "")
-                   + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else ""),
+                   + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else "")
+                   + (f" --seed {arguments.seed}" if arguments.seed else ""),
+        "seed": arguments.seed,
         "fraction": arguments.fraction,
         "judge": arguments.judge,
         "relabel": arguments.relabel,
