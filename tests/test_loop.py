@@ -184,6 +184,13 @@ def test_judge_policy_siblings(solver):
     siblings = sibling_groups([first, second, alone])
     assert {i: [s.id for s in group] for i, group in siblings.items()} == {first.id: [second.id],
                                                                            second.id: [first.id]}
+    # Another pack's question with the same stem is not a sibling, nor is a stem shared by six questions.
+    other_pack = Example("navigate/0", rightmost, "navigate", None, "route-only", "(B)")
+    assert set(sibling_groups([first, second, other_pack])) == {first.id, second.id}
+    prefix = [Example(f"logical_deduction_three_objects/{i}", f"{scene}\nOptions:\n(A) {i}", "logical_deduction",
+                      None, "route-only", "(A)") for i in range(6)]
+    assert sibling_groups(prefix) == {}
+    assert len(sibling_groups(prefix[:5])) == 5
     # The same question asked twice is not its own sibling.
     assert sibling_groups([first, Example("logical_deduction_three_objects/9", leftmost, "logical_deduction", None,
                                           "route-only", "(A)")]) == {}
