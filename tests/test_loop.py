@@ -140,6 +140,22 @@ def test_judge_policy_confident(solver):
     assert kept([true, right, true]) == 0  # the first solved candidate is wrong
 
 
+# One scene asked twice with other options (the tin cup is leftmost, the jade cup rightmost), and its facts.
+CUP_SCENE = ("Three cups stand in a row: a tin cup, a jade cup and a clay cup. The tin cup is left of the "
+             "jade cup. The clay cup is second from the right.")
+CUPS = ("tin cup", "jade cup", "clay cup")
+LEFTMOST = CUP_SCENE + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the leftmost." for l, c in zip("ABC", CUPS))
+RIGHTMOST = CUP_SCENE + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the rightmost." for l, c in zip("ABC", CUPS))
+CUP_OBJECTS = "".join(f'object("{c}").\n' for c in CUPS) + 'before("tin cup", "jade cup").\n'
+RIGHT_SCENE = CUP_OBJECTS + 'rank("clay cup", last, 2).\n'
+WRONG_SCENE = CUP_OBJECTS + 'rank("clay cup", last, 1).\n'  # tin, jade, clay: the tin cup is still leftmost
+
+
+def cup_options(end: str) -> str:
+    """Return the option facts that name each cup as the first from ``end``."""
+    return "".join(f'option("{l}", "{c}", {end}, 1).\n' for l, c in zip("ABC", CUPS))
+
+
 class SceneStudent:
     """Student stand-in with fixed logical deduction candidates per question, best first. The solver stays real.
 
@@ -165,17 +181,8 @@ def test_judge_policy_siblings(solver):
     from training.cotrain import find_verified, sibling_groups
     from training.dataset import Example
 
-    scene = ("Three cups stand in a row: a tin cup, a jade cup and a clay cup. The tin cup is left of the "
-             "jade cup. The clay cup is second from the right.")
-    cups = ("tin cup", "jade cup", "clay cup")
-    leftmost = scene + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the leftmost." for l, c in zip("ABC", cups))
-    rightmost = scene + "\nOptions:\n" + "\n".join(f"({l}) The {c} is the rightmost." for l, c in zip("ABC", cups))
-    objects = "".join(f'object("{c}").\n' for c in cups) + 'before("tin cup", "jade cup").\n'
-    right = objects + 'rank("clay cup", last, 2).\n'
-    wrong = objects + 'rank("clay cup", last, 1).\n'  # tin, jade, clay: still leftmost tin
-
-    def options(end: str) -> str:
-        return "".join(f'option("{l}", "{c}", {end}, 1).\n' for l, c in zip("ABC", cups))
+    scene, cups, leftmost, rightmost, options = CUP_SCENE, CUPS, LEFTMOST, RIGHTMOST, cup_options
+    right, wrong = RIGHT_SCENE, WRONG_SCENE
 
     first = Example("logical_deduction_three_objects/0", leftmost, "logical_deduction", None, "route-only", "(A)")
     second = Example("logical_deduction_three_objects/1", rightmost, "logical_deduction", None, "route-only", "(B)")
@@ -225,6 +232,33 @@ def test_judge_policy_siblings(solver):
     ambiguous = "".join(f'object("{c}").\n' for c in cups)  # every order fits: no answer
     late = {leftmost: right + options("first"), rightmost: [ambiguous + options("first"), right + options("last")]}
     assert kept(late) == [first.id, second.id]
+
+
+def test_cotrain_checks_scenes_against_verified_siblings(tmp_path, monkeypatch):
+    """Co-training passes the siblings to the judge, and a sibling verified earlier lends its target's options."""
+    import training.cotrain as cotrain_module
+
+    leftmost, rightmost, options = LEFTMOST, RIGHTMOST, cup_options
+    right, wrong = RIGHT_SCENE, WRONG_SCENE
+
+    root = tmp_path / "bbh"
+    (root / "bbh").mkdir(parents=True)
+    examples = [{"input": leftmost, "target": "(A)"}, {"input": rightmost, "target": "(B)"}]
+    (root / "bbh" / "logical_deduction_three_objects.json").write_text(json.dumps({"examples": examples}),
+                                                                         encoding="utf-8")
+    (root / "split.json").write_text(json.dumps({"train": {"logical_deduction_three_objects": [0, 1]},
+                                                 "test": {"logical_deduction_three_objects": []}}), encoding="utf-8")
+    # Each round the student mistranslates the first question's scene, which still answers it.
+    translations = {leftmost: wrong + options("first"), rightmost: right + options("last")}
+    monkeypatch.setattr(cotrain_module, "train", lambda config, progress_factory=None, echo=None:
+                        SceneStudent(translations))
+    config = TrainConfig(output=tmp_path / "student", data=root, synthetic=False,
+                         subtasks=["logical_deduction_three_objects"], record_dir=tmp_path / "records")
+
+    rounds = cotrain(config, rounds=2, samples=1, echo=lambda _: None, policy="siblings")
+    # Round 2 translates only the first question; its sibling's options come from the round-1 target.
+    assert [r.newly_verified for r in rounds] == [0, 1, 0]
+    assert list(rounds[2].targets) == ["logical_deduction_three_objects/1"]
 
 
 class QuestionStudent:
