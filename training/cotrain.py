@@ -24,28 +24,28 @@ Which candidate counts is the judge's policy:
   In ``python -m training.experiments --rounds 3 --judge confident --relabel``
   (with the other settings that BENCHMARKS.md gives), 26 of the 27 targets this
   policy kept for logical deduction with seven objects after three rounds are
-  the teacher's withheld facts. Fewer questions get a
-  target than under ``first``, though.
+  the teacher's withheld facts. Fewer questions get a target than under
+  ``first``, though.
 
 * ``siblings``: as ``confident`` for a question that stands alone. Many
   logical deduction scenes are asked two or three times, each time with other
   options; the questions share a stem, the text before their options (the
   split keeps them on one side). For such a question the first candidate the
-  solver solves must give the gold answer, and its scene must give the gold
-  answer of every sibling it can be checked against too. The scene is the candidate's facts without those
-  that restate options (``OPTION_PREDICATES``); it is checked against each
-  sibling with the sibling's own option facts, from the teacher's annotation
-  or else from the student's translation of that sibling. A wrong scene must then
-  reach the gold answers of two or three questions about different positions by
-  chance, not one.
-  When no check is possible (no sibling, no option facts in the candidate,
-  or none in any sibling's facts), ``confident`` decides. A sibling without
-  option facts is skipped.
+  solver solves must give the gold answer, and its scene must also give the
+  gold answer of every sibling it can be checked against. The scene is the
+  candidate's facts without those that restate options (``OPTION_PREDICATES``);
+  it is checked against each sibling with the sibling's own option facts, from
+  the teacher's annotation or else from the student's translation of that
+  sibling. A wrong scene must then reach the gold answers of two or three
+  questions about different positions by chance, not one. When no check is
+  possible (no sibling, no option facts in the candidate, or none in any
+  sibling's facts), ``confident`` decides. A sibling without option facts is
+  skipped.
 
-  In the same experiment with ``--judge siblings``, logical deduction with seven objects
-  got 53 targets after three rounds, 43 of them the teacher's withheld facts,
-  and the gap to the fully annotated arm was 5.0 points against 6.7 with
-  ``confident``. A target that differs from the teacher's facts may still be
+  In the same experiment with ``--judge siblings``, logical deduction with
+  seven objects got 53 targets after three rounds, 43 of them the teacher's
+  withheld facts, and the gap to the fully annotated arm was 5.0 points
+  against 6.7 with ``confident``. A target that differs from the teacher's facts may still be
   an equivalent translation; the experiment does not tell the two apart.
 
 By default a question keeps the first target found for it. With ``relabel``,
