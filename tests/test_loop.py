@@ -220,7 +220,7 @@ def test_judge_policy_siblings(solver):
     # A question without siblings is judged as under confident.
     assert kept({alone.text: wrong + 'option("A", "tin cup", first, 1).\n'}, pool=[alone]) == [alone.id]
 
-    # Shares 0.73 and 0.27, both answering (A): confident rejects, and a passing sibling check accepts.
+    # Shares 0.73 and 0.27, both giving (A): confident rejects, and a passing sibling check accepts.
     unsure = {leftmost: [right + options("first"), wrong + options("first")], rightmost: right + options("last")}
     assert kept(unsure, pool=[first], policy="confident") == []
     assert kept(unsure) == [first.id, second.id]

@@ -45,7 +45,7 @@ Which candidate counts is the judge's policy:
   In the same experiment with ``--judge siblings``, logical deduction with
   seven objects got 53 targets after three rounds, 43 of them the teacher's
   withheld facts, and the gap to the fully annotated arm was 5.0 points
-  against 6.7 with ``confident``. A target that differs from the teacher's facts may still be
+  against 6.7 with ``confident``, in one run of each at the default seed. A target that differs from the teacher's facts may still be
   an equivalent translation; the experiment does not tell the two apart.
 
 By default a question keeps the first target found for it. With ``relabel``,
@@ -185,16 +185,19 @@ def scene_agrees(solver: Solver, pack: Pack, facts: list[Fact], siblings: list[E
 def sibling_facts(sibling: Example, translated: dict[str, tuple[list[Candidate], list[Verdict]]]) -> list[Fact]:
     """Return the teacher's facts of ``sibling``, else the student's first solved translation of it, else its first one.
 
-    The first solved translation is taken even when its answer is wrong, so a
-    sibling whose options the student mistranslated rejects a right scene; the
-    published co-training run used this rule. [] when there is no translation.
+    Returns [] when the sibling has no translation.
+
+    NOTE: the first solved translation is taken even when its answer is wrong,
+    so a sibling whose options the student mistranslated rejects a right scene.
+    Its verified candidate would avoid that, but the co-training figures in
+    BENCHMARKS.md were measured with this rule.
     """
     if sibling.facts is not None:
         return sibling.facts
     candidates, verdicts = translated.get(sibling.id, ([], []))
-    solved = [i for i, verdict in enumerate(verdicts) if verdict.answer is not None]
     if not candidates:
         return []
+    solved = [i for i, verdict in enumerate(verdicts) if verdict.answer is not None]
     try:
         return parse_facts(candidates[solved[0] if solved else 0].facts)
     except TranslationError:
