@@ -65,6 +65,8 @@ class EvalReport:
     peak_memory_mb: float
     workers: int
     wall_seconds: float
+    # Questions answered together; a question's latency counts from the start of its batch.
+    batch_size: int = 1
     results: list[QuestionResult] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -81,17 +83,26 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def answer_example(reasoner, example: Example) -> QuestionResult:
-    started = time.perf_counter()
-    answer = reasoner.answer(example.input, explain_answer=True)
-    seconds = time.perf_counter() - started
-    correct = answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target)
-    executable = any(a.outcome in COMPLETED_OUTCOMES for a in answer.attempts)
-    # Outcomes of the candidates rejected before the answer (all of them when the answer is unverified).
-    rejected = [a.outcome for a in (answer.attempts[:-1] if answer.verified else answer.attempts)]
-    return QuestionResult(
-        example.subtask, example.index, example.target, answer.answer, correct, answer.route, answer.pack,
-        executable, rejected, seconds, answer.derivation is not None,
-    )
+    return answer_examples(reasoner, [example])[0]
+
+
+def answer_examples(reasoner, examples: list[Example]) -> list[QuestionResult]:
+    """Answer ``examples`` as one batch (see :meth:`reasoner.pipeline.Reasoner.answer_many`).
+
+    A question's ``seconds`` count from the start of its batch.
+    """
+    answers = reasoner.answer_many([example.input for example in examples], explain_answer=True)
+    results = []
+    for example, answer in zip(examples, answers):
+        correct = answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target)
+        executable = any(a.outcome in COMPLETED_OUTCOMES for a in answer.attempts)
+        # Outcomes of the candidates rejected before the answer (all of them when the answer is unverified).
+        rejected = [a.outcome for a in (answer.attempts[:-1] if answer.verified else answer.attempts)]
+        results.append(QuestionResult(
+            example.subtask, example.index, example.target, answer.answer, correct, answer.route, answer.pack,
+            executable, rejected, answer.times["total"], answer.derivation is not None,
+        ))
+    return results
 
 
 # -- worker processes -----------------------------------------------------------
@@ -111,9 +122,9 @@ def _init_worker(options: dict) -> None:
     _WORKER = Reasoner(student, time_limit=options["time_limit"], use_solver=options.get("use_solver", True))
 
 
-def _answer_in_worker(example: Example) -> QuestionResult:
+def _answer_in_worker(batch: list[Example]) -> list[QuestionResult]:
     assert _WORKER is not None
-    return answer_example(_WORKER, example)
+    return answer_examples(_WORKER, batch)
 
 
 def peak_memory_mb() -> float:
@@ -128,22 +139,29 @@ def evaluate(
     options: dict,
     workers: int = 1,
     progress: Callable[[QuestionResult], None] | None = None,
+    batch_size: int = 1,
 ) -> EvalReport:
     """Answer every example and build the report.
 
     ``options`` holds ``model``, ``base_model`` and ``time_limit``; each worker
-    process loads its own student and solver.
+    process loads its own student and solver. Each worker answers ``batch_size``
+    consecutive examples at a time (:func:`answer_examples`).
     """
     started = time.perf_counter()
     results: list[QuestionResult] = []
+    batches = [examples[i:i + batch_size] for i in range(0, len(examples), batch_size)]
+
+    def collect(batch_results: list[QuestionResult]) -> None:
+        for result in batch_results:
+            results.append(result)
+            if progress:
+                progress(result)
+
     if workers <= 1:
         _init_worker(dict(options, threads=options.get("threads", 2)))
         try:
-            for example in examples:
-                result = _answer_in_worker(example)
-                results.append(result)
-                if progress:
-                    progress(result)
+            for batch in batches:
+                collect(_answer_in_worker(batch))
         finally:
             _WORKER.close()
     else:
@@ -152,15 +170,14 @@ def evaluate(
         with concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init_worker, initargs=(dict(options, threads=threads),)
         ) as pool:
-            for result in pool.map(_answer_in_worker, examples, chunksize=4):
-                results.append(result)
-                if progress:
-                    progress(result)
+            for batch_results in pool.map(_answer_in_worker, batches, chunksize=max(1, 4 // batch_size)):
+                collect(batch_results)
     wall = time.perf_counter() - started
-    return build_report(results, "test", workers, wall)
+    return build_report(results, "test", workers, wall, batch_size)
 
 
-def build_report(results: list[QuestionResult], split: str, workers: int, wall: float) -> EvalReport:
+def build_report(results: list[QuestionResult], split: str, workers: int, wall: float,
+                 batch_size: int = 1) -> EvalReport:
     by_subtask: dict[str, list[QuestionResult]] = {}
     for result in results:
         by_subtask.setdefault(result.subtask, []).append(result)
@@ -194,6 +211,7 @@ def build_report(results: list[QuestionResult], split: str, workers: int, wall: 
         peak_memory_mb=peak_memory_mb(),
         workers=workers,
         wall_seconds=wall,
+        batch_size=batch_size,
         results=results,
     )
 

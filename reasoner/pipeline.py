@@ -110,24 +110,51 @@ class Reasoner:
 
         With ``explain_answer``, a verified answer carries its derivation tree.
         """
-        started = time.perf_counter()
-        question = parse_question(text)
-        encoded = self.student.encode(question.text)
-        times = {"encode": time.perf_counter() - started, "translate": 0.0, "solve": 0.0}
+        return self.answer_many([text], pack, explain_answer)[0]
 
+    def answer_many(self, texts: list[str], pack: str | None = None, explain_answer: bool = False) -> list[Answer]:
+        """Answer several questions as :meth:`answer` does one, with their greedy translations batched.
+
+        Greedy decoding of all the questions shares one batch of model calls, which
+        raises throughput; a question whose greedy translation is not verified goes
+        on alone. A question's ``times`` count from the start of the batch: its
+        ``encode`` and ``translate`` times are those of the whole batch's encoding and
+        greedy decoding, and its ``total`` is the latency a caller of the batch sees.
+        """
+        started = time.perf_counter()
+        questions = [parse_question(text) for text in texts]
+        encoded = [self.student.encode(question.text) for question in questions]
+        greedy: list[list] = [[] for _ in questions]
+        translating = time.perf_counter()
+        if self.use_solver:
+            # Greedy decoding first: its single candidate is verified for most questions at a
+            # fraction of the cost of the beam search, which runs only when greedy fails.
+            deadline = time.monotonic() + self.translate_limit
+            greedy = self.student.translate_many([q.text for q in questions], pack, 1, encoded, deadline)
+        decoded = time.perf_counter()
+        answers = []
+        for question, states, candidates in zip(questions, encoded, greedy):
+            times = {"encode": translating - started, "translate": decoded - translating, "solve": 0.0}
+            answers.append(self._finish(question, states, candidates, times, started, pack, explain_answer))
+        return answers
+
+    def _finish(self, question: Question, encoded, greedy: list, times: dict[str, float], started: float,
+                pack: str | None, explain_answer: bool) -> Answer:
+        """Solve the greedy candidates; if none is verified, search a beam, then fall back."""
         attempts: list[Attempt] = []
         candidates: list = []
         tried: set[str] = set()
-        # Greedy decoding first: its single candidate is verified for most questions at a
-        # fraction of the cost of the beam search, which runs only when greedy fails.
         for beam_size in (1, self.beam_size) if self.use_solver else ():
-            translating = time.perf_counter()
-            # The limit counts decoding time only; solving the greedy candidate does not use it up.
-            deadline = time.monotonic() + self.translate_limit - times["translate"]
-            new = [c for c in self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded,
-                                                     deadline=deadline)
-                   if c.facts not in tried]
-            times["translate"] += time.perf_counter() - translating
+            if beam_size == 1:
+                new = greedy
+            else:
+                translating = time.perf_counter()
+                # The limit counts decoding time only; solving the greedy candidate does not use it up.
+                deadline = time.monotonic() + self.translate_limit - times["translate"]
+                new = self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded,
+                                             deadline=deadline)
+                times["translate"] += time.perf_counter() - translating
+            new = [c for c in new if c.facts not in tried]
             candidates += new
             for candidate in new:
                 if len(tried) >= self.max_candidates:

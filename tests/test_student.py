@@ -253,6 +253,37 @@ def test_unseen_question_answered_by_solver(reasoner, item):
     assert answer.answer == item["answer"]
 
 
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_batched_translation_matches_single(student, beam_size):
+    """Questions of different packs and lengths searched in one batch get the candidates each gets alone."""
+    questions = [item["question"] for item in UNSEEN] + [""]
+    batched = student.translate_many(questions, beam_size=beam_size)
+    assert len(batched) == len(questions) and batched[-1] == []
+    for question, together in zip(questions, batched):
+        alone = student.translate(question, beam_size=beam_size)
+        assert [c.facts for c in together] == [c.facts for c in alone]
+        assert [c.pack for c in together] == [c.pack for c in alone]
+        assert [c.score for c in together] == pytest.approx([c.score for c in alone], abs=1e-4)
+
+
+SARCASM = """Which statement is sarcastic?
+Options:
+(A) Oh great, another Monday, just what I needed.
+(B) Mondays are the first working day of the week."""
+
+
+def test_answer_many_matches_answer(reasoner):
+    """A batch with a question that no pack serves answers each question as answering it alone does."""
+    questions = [item["question"] for item in UNSEEN[:3]] + [SARCASM] + [item["question"] for item in UNSEEN[3:]]
+    together = reasoner.answer_many(questions)
+    assert together[3].route == "fallback"
+    for question, answer in zip(questions, together):
+        alone = reasoner.answer(question)
+        assert (answer.answer, answer.route, answer.pack, answer.facts) == (alone.answer, alone.route, alone.pack,
+                                                                           alone.facts)
+        assert answer.times["total"] >= answer.times["translate"] > 0
+
+
 def test_names_copied_exactly(reasoner):
     item = UNSEEN[0]
     answer = reasoner.answer(item["question"])

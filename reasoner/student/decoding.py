@@ -9,7 +9,8 @@ pack.toml) a copy may only start at the word after the previous copy, and in
 one whose list runs to the end of its line (``list_ends_line``) the translation
 may not stop before the list ends.
 Finished hypotheses are ranked by total log probability and deduplicated by
-their text.
+their text. Several questions (or one question for several packs) can be
+searched in one batch, which costs little more model time than one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class _Hypothesis:
     previous_vocab: int
     previous_span: tuple[int, int]
     read: int
-    row: int  # row of this hypothesis in the batched key/value caches
+    job: int  # index of the search this hypothesis belongs to
 
 
 def start_masks(words, spec: SlotSpec) -> list[bool]:
@@ -85,82 +86,123 @@ def list_may_end(words, read: int, separators: tuple[str, ...]) -> bool:
             or words[position].text in SENTENCE_ENDS)
 
 
+@dataclass
+class SearchJob:
+    """One search of :func:`beam_search_many`: a question to translate for one pack."""
+
+    pack: Pack
+    question: str
+    encoded: EncodedQuestion
+    prior: float = 0.0  # added to every score (the router's log probability of the pack)
+
+
 @torch.no_grad()
-def beam_search(
+def beam_search_many(
     model: Student,
     space: ActionSpace,
-    pack: Pack,
-    question: str,
-    encoded: EncodedQuestion,
+    jobs: list[SearchJob],
     beam_size: int = 6,
-    prior: float = 0.0,
     deadline: float | None = None,
-) -> list[Candidate]:
-    """Return up to ``beam_size`` translations of ``question`` for ``pack``, best first.
+) -> list[list[Candidate]]:
+    """Return up to ``beam_size`` translations for each job, best first.
 
-    ``prior`` is added to every score (the router's log probability of the pack).
-    At ``deadline`` (a :func:`time.monotonic` value) the search stops and returns
-    the translations finished so far, possibly none.
+    The searches share their model calls: the hypotheses of every search are rows
+    of one batch, and a question shorter than the longest is padded with words
+    that are masked out. Each search keeps its own beam and stops on its own, so a
+    job gets the translations it would get searched alone. At ``deadline`` (a
+    :func:`time.monotonic` value) every search stops and returns the translations
+    finished so far, possibly none.
     """
-    words = encoded.words
-    if not words:
-        return []
-    n = len(words)
-    mask = torch.ones(1, n, dtype=torch.bool)
-    word_states = model.encode_words(encoded.states.unsqueeze(0), encoded.flags.unsqueeze(0), mask)
-    memory = model.memory(word_states)
-    pack_id = torch.tensor([space.pack_names.index(pack.name)])
+    results: list[list[Candidate]] = [[] for _ in jobs]
+    searched = [j for j, job in enumerate(jobs) if job.encoded.words]
+    if not searched:
+        return results
+    width = max(len(jobs[j].encoded.words) for j in searched)
+    # Per job, unpadded: word states [1, n, d] and their span-end keys.
+    word_states: dict[int, torch.Tensor] = {}
+    end_keys: dict[int, torch.Tensor] = {}
+    padded_states = torch.zeros(len(jobs), width, model.config.d_model)
+    padded_memory = [
+        (torch.zeros(len(jobs), layer.heads, width, model.config.d_model // layer.heads),
+         torch.zeros(len(jobs), layer.heads, width, model.config.d_model // layer.heads))
+        for layer in model.layers
+    ]
+    masks = torch.zeros(len(jobs), width, dtype=torch.bool)
+    for j in searched:
+        n = len(jobs[j].encoded.words)
+        encoded = jobs[j].encoded
+        states = model.encode_words(encoded.states.unsqueeze(0), encoded.flags.unsqueeze(0),
+                                    torch.ones(1, n, dtype=torch.bool))
+        word_states[j] = states
+        end_keys[j] = model.end_key(states)
+        padded_states[j, :n] = states[0]
+        for (k, v), (padded_k, padded_v) in zip(model.memory(states), padded_memory):
+            padded_k[j, :, :n], padded_v[j, :, :n] = k[0], v[0]
+        masks[j, :n] = True
+    start_keys = model.start_key(padded_states)
+    pack_ids = torch.tensor([space.pack_names.index(job.pack.name) for job in jobs])
     vocab_size = len(space.vocab)
     eos = space.vocab.index(EOS)
-    max_steps = min(model.config.max_steps, 6 * n + 16)
+    max_steps = {j: min(model.config.max_steps, 6 * len(jobs[j].encoded.words) + 16) for j in searched}
 
-    name_ok_cache: dict[str, list[bool]] = {}
-    alive = [_Hypothesis(FactWriter(space, pack), prior, vocab_size, (-1, -1), -1, 0)]
-    finished: list[Candidate] = []
+    name_ok_cache: dict[tuple[int, str], torch.Tensor] = {}
+    alive = [_Hypothesis(FactWriter(space, jobs[j].pack), jobs[j].prior, vocab_size, (-1, -1), -1, j)
+             for j in searched]
+    finished: list[list[Candidate]] = [[] for _ in jobs]
     caches = None
+    composition: tuple[int, ...] = ()
+    row_memory: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    for step in range(max_steps):
+    for step in range(max(max_steps.values())):
         if not alive or (deadline is not None and time.monotonic() > deadline):
             break
         count = len(alive)
+        rows_job = torch.tensor([h.job for h in alive])
         specs = [h.writer.expecting() for h in alive]
+        states = padded_states[rows_job]
         x = model.step_inputs(
-            word_states.expand(count, -1, -1),
+            states,
             torch.tensor([[h.previous_vocab] for h in alive]),
             torch.tensor([[h.previous_span] for h in alive]),
             torch.tensor([[s.slot] for s in specs]),
-            pack_id.expand(count),
+            pack_ids[rows_job],
             torch.tensor([[h.read] for h in alive]),
             torch.full((count, 1), step),
         )
-        hidden, caches = model.decode(
-            x, [(k.expand(count, -1, -1, -1), v.expand(count, -1, -1, -1)) for k, v in memory],
-            mask.expand(count, -1), caches,
-        )
+        if composition != (composition := tuple(h.job for h in alive)):
+            # Gathering the cross-attention memory per row is costly; the rows' jobs seldom change.
+            row_memory = [(k[rows_job], v[rows_job]) for k, v in padded_memory]
+        hidden, caches = model.decode(x, row_memory, masks[rows_job], caches)
         read = torch.tensor([[h.read] for h in alive])
         slots = torch.tensor([[s.slot] for s in specs])
-        vocab_logits, start_logits = model.action_logits(hidden, word_states.expand(count, -1, -1), read, slots)
+        vocab_logits, start_logits = model.action_logits(hidden, states, read, slots, start_keys[rows_job])
         vocab_logits, start_logits = vocab_logits[:, 0], start_logits[:, 0]
 
         allowed_vocab = torch.zeros(count, vocab_size, dtype=torch.bool)
-        allowed_start = torch.zeros(count, n, dtype=torch.bool)
-        for i, spec in enumerate(specs):
+        allowed_start = torch.zeros(count, width, dtype=torch.bool)
+        for i, (hypothesis, spec) in enumerate(zip(alive, specs)):
+            job = jobs[hypothesis.job]
+            words, n = job.encoded.words, len(job.encoded.words)
             if spec.vocab:
                 allowed_vocab[i, list(spec.vocab)] = True
-                if pack.list_ends_line and alive[i].read >= 0 and not list_may_end(words, alive[i].read,
-                                                                                    pack.separators):
+                if job.pack.list_ends_line and hypothesis.read >= 0 and not list_may_end(words, hypothesis.read,
+                                                                                          job.pack.separators):
                     allowed_vocab[i, eos] = False
             if spec.span:
-                if spec.span not in name_ok_cache:
-                    name_ok_cache[spec.span] = start_masks(words, spec)
-                allowed_start[i] = torch.tensor(name_ok_cache[spec.span])
-                if pack.consecutive and alive[i].read >= 0:
-                    allowed_start[i] &= next_copy_mask(words, alive[i].read, pack.separators)
-        joint = torch.cat([vocab_logits.masked_fill(~allowed_vocab, NEG_INF), start_logits.masked_fill(~allowed_start, NEG_INF)], dim=-1)
+                key = (hypothesis.job, spec.span)
+                if key not in name_ok_cache:
+                    name_ok_cache[key] = torch.tensor(start_masks(words, spec))
+                allowed_start[i, :n] = name_ok_cache[key]
+                if job.pack.consecutive and hypothesis.read >= 0:
+                    allowed_start[i, :n] &= next_copy_mask(words, hypothesis.read, job.pack.separators)
+        joint = torch.cat([vocab_logits.masked_fill(~allowed_vocab, NEG_INF),
+                           start_logits.masked_fill(~allowed_start, NEG_INF)], dim=-1)
         log_probs = torch.log_softmax(joint, dim=-1)
 
-        expansions: list[tuple[float, int, str, object]] = []
+        expansions: dict[int, list[tuple[float, int, str, object]]] = {}
         for i, hypothesis in enumerate(alive):
+            job = jobs[hypothesis.job]
+            own = expansions.setdefault(hypothesis.job, [])
             allowed_count = int(allowed_vocab[i].sum() + allowed_start[i].sum())
             if allowed_count == 0:
                 continue
@@ -169,55 +211,67 @@ def beam_search(
                 if value <= NEG_INF / 2:
                     continue
                 if index < vocab_size:
-                    expansions.append((hypothesis.score + value, i, "vocab", index))
+                    own.append((hypothesis.score + value, i, "vocab", index))
                 else:
                     first = index - vocab_size
-                    for last, end_value in _span_ends(model, hidden[i:i + 1], word_states, words, first, specs[i]):
-                        expansions.append((hypothesis.score + value + end_value, i, "span", (first, last)))
+                    for last, end_value in _span_ends(model, hidden[i:i + 1], word_states[hypothesis.job],
+                                                      end_keys[hypothesis.job], job.encoded.words, first, specs[i]):
+                        own.append((hypothesis.score + value + end_value, i, "span", (first, last)))
 
-        expansions.sort(key=lambda item: item[0], reverse=True)
         next_alive: list[_Hypothesis] = []
         rows: list[int] = []
-        for score, parent_index, kind, action in expansions:
-            if len(next_alive) >= beam_size:
-                break
-            parent = alive[parent_index]
-            writer = parent.writer.copy()
-            if kind == "vocab":
-                writer.apply_vocab(action)
-                if writer.finished:
-                    finished.append(Candidate(pack.name, writer.text, score))
-                    continue
-                child = _Hypothesis(writer, score, action, (-1, -1), parent.read, len(next_alive))
-            else:
-                first, last = action
-                if specs[parent_index].span == "number":
-                    writer.apply_number(words[first].text)
+        for j, own in expansions.items():
+            job = jobs[j]
+            own.sort(key=lambda item: item[0], reverse=True)
+            children: list[_Hypothesis] = []
+            child_rows: list[int] = []
+            for score, parent_index, kind, action in own:
+                if len(children) >= beam_size:
+                    break
+                parent = alive[parent_index]
+                writer = parent.writer.copy()
+                if kind == "vocab":
+                    writer.apply_vocab(action)
+                    if writer.finished:
+                        finished[j].append(Candidate(job.pack.name, writer.text, score))
+                        continue
+                    child = _Hypothesis(writer, score, action, (-1, -1), parent.read, j)
                 else:
-                    writer.apply_name(span_text(question, words, first, last))
-                child = _Hypothesis(writer, score, -1, (first, last), last, len(next_alive))
-            next_alive.append(child)
-            rows.append(parent_index)
+                    first, last = action
+                    if specs[parent_index].span == "number":
+                        writer.apply_number(job.encoded.words[first].text)
+                    else:
+                        writer.apply_name(span_text(job.question, job.encoded.words, first, last))
+                    child = _Hypothesis(writer, score, -1, (first, last), last, j)
+                children.append(child)
+                child_rows.append(parent_index)
+            best_alive = children[0].score if children else NEG_INF
+            if len(finished[j]) >= beam_size and max(c.score for c in finished[j]) >= best_alive:
+                continue  # this search is over: no live hypothesis can beat its finished ones
+            if step + 1 >= max_steps[j]:
+                continue  # this search has run out of steps
+            next_alive += children
+            rows += child_rows
 
-        best_alive = next_alive[0].score if next_alive else NEG_INF
-        if len(finished) >= beam_size and max(c.score for c in finished) >= best_alive:
-            break
         if next_alive:
             index = torch.tensor(rows)
             caches = [(k[index], v[index]) for k, v in caches]
         alive = next_alive
 
-    unique: dict[str, Candidate] = {}
-    for candidate in sorted(finished, key=lambda c: c.score, reverse=True):
-        unique.setdefault(candidate.facts, candidate)
-    return list(unique.values())[:beam_size]
+    for j in searched:
+        unique: dict[str, Candidate] = {}
+        for candidate in sorted(finished[j], key=lambda c: c.score, reverse=True):
+            unique.setdefault(candidate.facts, candidate)
+        results[j] = list(unique.values())[:beam_size]
+    return results
 
 
-def _span_ends(model, hidden, word_states, words, first: int, spec: SlotSpec) -> list[tuple[int, float]]:
+def _span_ends(model, hidden, word_states, end_keys, words, first: int, spec: SlotSpec) -> list[tuple[int, float]]:
     """Return (last word, log probability) of the allowed ends of a span starting at ``first``."""
     if spec.span in ("number", "word"):
         return [(first, 0.0)]
-    logits = model.end_logits(hidden, word_states, torch.tensor([[first]]), torch.tensor([[spec.slot]]))[0, 0]
+    logits = model.end_logits(hidden, word_states, torch.tensor([[first]]), torch.tensor([[spec.slot]]),
+                              end_keys)[0, 0]
     allowed = torch.tensor(
         [first + l < len(words) and can_end_span(words, first, first + l) for l in range(MAX_SPAN_WORDS)]
     )

@@ -234,15 +234,17 @@ class Student(nn.Module):
         return self.out_norm(x), new_caches
 
     def action_logits(
-        self, hidden: torch.Tensor, words: torch.Tensor, read: torch.Tensor, slot: torch.Tensor | None = None
+        self, hidden: torch.Tensor, words: torch.Tensor, read: torch.Tensor, slot: torch.Tensor | None = None,
+        keys: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return vocabulary logits [B, T, V] and span-start logits [B, T, N] (unmasked).
 
         ``slot`` [B, T] selects the per-slot distance bias when the config has ``slot_biases``.
+        ``keys`` is ``start_key(words)`` when the caller has it already (decoding reuses it every step).
         """
         vocab = self.vocab_out(hidden)
         query = self.start_query(hidden)
-        keys = self.start_key(words)
+        keys = self.start_key(words) if keys is None else keys
         start = torch.einsum("btd,bnd->btn", query, keys) / math.sqrt(query.shape[-1])
         offsets = torch.arange(words.shape[1], device=words.device).view(1, 1, -1) - read.unsqueeze(-1)
         bucket = distance_bucket(offsets, (read >= 0).unsqueeze(-1).expand_as(offsets))
@@ -252,13 +254,15 @@ class Student(nn.Module):
         return vocab, start
 
     def end_logits(
-        self, hidden: torch.Tensor, words: torch.Tensor, starts: torch.Tensor, slot: torch.Tensor | None = None
+        self, hidden: torch.Tensor, words: torch.Tensor, starts: torch.Tensor, slot: torch.Tensor | None = None,
+        keys: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return span-end logits [..., L] for each start word in ``starts`` [...].
 
         ``hidden`` [..., d] and ``words`` [B, N, d]; the leading dimensions of
         ``hidden``, ``starts`` and ``slot`` match and begin with B. Entry ``l``
         scores the span that ends ``l`` words after its start (unmasked).
+        ``keys`` is ``end_key(words)`` when the caller has it already.
         """
         batch_shape = starts.shape
         b = words.shape[0]
@@ -267,7 +271,7 @@ class Student(nn.Module):
         offsets = torch.arange(MAX_SPAN_WORDS, device=words.device)
         ends = (flat_starts.unsqueeze(-1) + offsets).clamp(max=n - 1)  # [B, S, L]
         batch = torch.arange(b, device=words.device).view(b, 1, 1)
-        end_keys = self.end_key(words)[batch, ends]  # [B, S, L, d]
+        end_keys = (self.end_key(words) if keys is None else keys)[batch, ends]  # [B, S, L, d]
         start_states = words[torch.arange(b, device=words.device).view(b, 1), flat_starts.clamp(min=0)]  # [B, S, d]
         query = self.end_query(hidden.reshape(b, -1, hidden.shape[-1])) + self.end_from_start(start_states)
         scores = torch.einsum("bsd,bsld->bsl", query, end_keys) / math.sqrt(query.shape[-1])
