@@ -11,6 +11,7 @@ it. :func:`derivation_tree` keeps for each atom the instance of least depth
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,33 @@ def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
     return []
 
 
+# Traced programs by rule files and their versions: parsing and rewriting a pack's
+# knowledge base took most of the time of explaining an answer.
+_TRACED: dict[tuple, tuple[list[ast.AST], list[RuleInfo]]] = {}
+MAX_TRACED = 8
+
+
+def _traced_program(files: list[str], messages: list[str]) -> tuple[list[ast.AST], list[RuleInfo]]:
+    """Return the statements of the traced program of ``files`` and its rule table, parsed once per file version.
+
+    A failed parse raises RuntimeError and appends clingo's messages to ``messages``.
+    """
+    key = tuple((name, os.stat(name).st_mtime_ns, os.stat(name).st_size) for name in files)
+    if key not in _TRACED:
+        statements: list[ast.AST] = []
+        rules: list[RuleInfo] = []
+
+        def add(statement: ast.AST) -> None:
+            statements.append(statement)
+            statements.extend(trace_statement(statement, rules))
+
+        ast.parse_files(files, add, logger=lambda code, message: messages.append(message.strip()))
+        if len(_TRACED) >= MAX_TRACED:
+            _TRACED.pop(next(iter(_TRACED)))  # the oldest
+        _TRACED[key] = statements, rules
+    return _TRACED[key]
+
+
 def solve_traced(files: list[str], facts: str, time_limit: float) -> dict[str, Any]:
     """Solve the traced program for one model; return its atoms, trace atoms and rule table.
 
@@ -109,24 +137,26 @@ def solve_traced(files: list[str], facts: str, time_limit: float) -> dict[str, A
     messages: list[str] = []
     control = clingo.Control(["--models=1"], logger=lambda code, message: messages.append(message.strip()),
                              message_limit=20)
-    rules: list[RuleInfo] = []
     try:
+        statements, rules = _traced_program(files, messages)
         with ast.ProgramBuilder(control) as builder:
-            def add(statement: ast.AST) -> None:
+            for statement in statements:
                 builder.add(statement)
-                for traced in trace_statement(statement, rules):
-                    builder.add(traced)
-
-            ast.parse_files(files, add)
             ast.parse_string(facts, builder.add)
         control.ground([("base", [])])
     except RuntimeError as error:
         return {"status": "error", "message": "; ".join(messages) or str(error)}
 
-    found: list[list[str]] = []
+    found: list[list] = []
 
     def on_model(model: clingo.Model) -> None:
-        found.append([str(symbol) for symbol in model.symbols(atoms=True)])
+        # Only the trace atoms, split into rule number, head and body here, where they are
+        # symbols already: parsing their text again in the caller took longer than solving.
+        found.append([
+            [number.number, str(head), [str(atom) for atom in body.arguments]]
+            for number, head, body in (symbol.arguments for symbol in model.symbols(atoms=True)
+                                       if symbol.name == WHY and len(symbol.arguments) == 3)
+        ])
 
     with control.solve(on_model=on_model, async_=True) as handle:
         if not handle.wait(time_limit):
@@ -136,7 +166,7 @@ def solve_traced(files: list[str], facts: str, time_limit: float) -> dict[str, A
         return {"status": "error", "message": "the traced program has no answer set"}
     return {
         "status": "ok",
-        "atoms": found[0],
+        "why": found[0],  # [rule number, head, [body atoms]] per rule instance that holds
         "rules": [[r.file, r.line, r.text, r.kind] for r in rules],
     }
 
@@ -152,12 +182,8 @@ def derivation_tree(reply: dict[str, Any], goal: str, facts: set[str]) -> Node:
     """Return the shortest derivation of ``goal`` from the traced solver reply."""
     rules = [RuleInfo(*entry) for entry in reply["rules"]]
     instances: dict[str, list[tuple[int, list[str]]]] = {}
-    for text in reply["atoms"]:
-        symbol = clingo.parse_term(text)
-        if symbol.type != clingo.SymbolType.Function or symbol.name != WHY or len(symbol.arguments) != 3:
-            continue
-        number, head, body = symbol.arguments
-        instances.setdefault(str(head), []).append((number.number, [str(b) for b in body.arguments]))
+    for number, head, body in reply["why"]:
+        instances.setdefault(head, []).append((number, body))
 
     depth: dict[str, int] = {fact: 0 for fact in facts}
     best: dict[str, tuple[int, list[str]]] = {}

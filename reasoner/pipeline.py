@@ -24,6 +24,7 @@ from reasoner.paths import RULES_DIR
 from reasoner.question import Question, parse_question
 from reasoner.solver import DEFAULT_TIME_LIMIT, Outcome, Solver, SolverError, SolveResult, explain
 from reasoner.student import StudentModel
+from reasoner.student.encoder import EncodedQuestion
 
 log = logging.getLogger("reasoner")
 
@@ -67,6 +68,19 @@ class Answer:
     @property
     def verified(self) -> bool:
         return self.route == ROUTE_SOLVER
+
+
+@dataclass
+class _Progress:
+    """One question of a batch on its way through :meth:`Reasoner.answer_many`."""
+
+    question: Question
+    encoded: EncodedQuestion
+    attempts: list[Attempt] = field(default_factory=list)
+    candidates: list = field(default_factory=list)
+    tried: set[str] = field(default_factory=set)
+    times: dict[str, float] = field(default_factory=lambda: {"encode": 0.0, "translate": 0.0, "solve": 0.0})
+    answer: Answer | None = None
 
 
 class Reasoner:
@@ -113,83 +127,83 @@ class Reasoner:
         return self.answer_many([text], pack, explain_answer)[0]
 
     def answer_many(self, texts: list[str], pack: str | None = None, explain_answer: bool = False) -> list[Answer]:
-        """Answer several questions as :meth:`answer` does one, with their greedy translations batched.
+        """Answer several questions as :meth:`answer` does one, with their translations batched.
 
-        Greedy decoding of all the questions shares one batch of model calls, which
-        raises throughput; a question whose greedy translation is not verified goes
-        on alone. A question's ``times`` count from the start of the batch: its
-        ``encode`` and ``translate`` times are those of the whole batch's encoding and
-        greedy decoding, and its ``total`` is the latency a caller of the batch sees.
+        The greedy decoding of all the questions shares one batch of model calls,
+        and so does the beam search of those whose greedy translation is not
+        verified, which raises throughput. A question's ``times`` count from the
+        start of the batch: its ``encode`` and ``translate`` times are those of the
+        whole batch, and its ``total`` is the latency a caller of the batch sees.
         """
         started = time.perf_counter()
         questions = [parse_question(text) for text in texts]
-        encoded = [self.student.encode(question.text) for question in questions]
-        greedy: list[list] = [[] for _ in questions]
-        translating = time.perf_counter()
-        if self.use_solver:
-            # Greedy decoding first: its single candidate is verified for most questions at a
-            # fraction of the cost of the beam search, which runs only when greedy fails.
-            deadline = time.monotonic() + self.translate_limit
-            greedy = self.student.translate_many([q.text for q in questions], pack, 1, encoded, deadline)
-        decoded = time.perf_counter()
-        answers = []
-        for question, states, candidates in zip(questions, encoded, greedy):
-            times = {"encode": translating - started, "translate": decoded - translating, "solve": 0.0}
-            answers.append(self._finish(question, states, candidates, times, started, pack, explain_answer))
-        return answers
-
-    def _finish(self, question: Question, encoded, greedy: list, times: dict[str, float], started: float,
-                pack: str | None, explain_answer: bool) -> Answer:
-        """Solve the greedy candidates; if none is verified, search a beam, then fall back."""
-        attempts: list[Attempt] = []
-        candidates: list = []
-        tried: set[str] = set()
+        everyone = [_Progress(question, self.student.encode(question.text)) for question in questions]
+        for progress in everyone:
+            progress.times["encode"] = time.perf_counter() - started
+        pending = everyone
+        # Greedy decoding first: its single candidate is verified for most questions at a
+        # fraction of the cost of the beam search, which runs only when greedy fails.
         for beam_size in (1, self.beam_size) if self.use_solver else ():
-            if beam_size == 1:
-                new = greedy
-            else:
-                translating = time.perf_counter()
-                # The limit counts decoding time only; solving the greedy candidate does not use it up.
-                deadline = time.monotonic() + self.translate_limit - times["translate"]
-                new = self.student.translate(question.text, pack=pack, beam_size=beam_size, encoded=encoded,
-                                             deadline=deadline)
-                times["translate"] += time.perf_counter() - translating
-            new = [c for c in new if c.facts not in tried]
-            candidates += new
-            for candidate in new:
-                if len(tried) >= self.max_candidates:
-                    break
-                tried.add(candidate.facts)
-                solving = time.perf_counter()
-                attempt, result, facts = self._try(candidate, question)
-                attempts.append(attempt)
-                times["solve"] += time.perf_counter() - solving
-                if result is None or not result.verified:
-                    continue
-                derivation = None
-                if explain_answer:
-                    explaining = time.perf_counter()
-                    derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
-                    times["explain"] = time.perf_counter() - explaining
-                times["total"] = time.perf_counter() - started
-                return Answer(question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
-                              result, attempts, times=times, derivation=derivation)
+            if not pending:
+                break
+            translating = time.perf_counter()
+            # The limit counts decoding time only; solving the greedy candidates does not use it up.
+            deadline = time.monotonic() + self.translate_limit - pending[0].times["translate"]
+            found = self.student.translate_many([p.question.text for p in pending], pack, beam_size,
+                                                [p.encoded for p in pending], deadline)
+            elapsed = time.perf_counter() - translating
+            for progress, candidates in zip(pending, found):
+                progress.times["translate"] += elapsed
+                progress.answer = self._solve_candidates(progress, candidates, started, explain_answer)
+            pending = [progress for progress in pending if progress.answer is None]
+        for progress in pending:
+            progress.answer = self._fall_back(progress, started)
+        return [progress.answer for progress in everyone]
 
+    def _solve_candidates(self, progress: "_Progress", new: list, started: float,
+                          explain_answer: bool) -> Answer | None:
+        """Solve the candidates not tried yet, best first; return the first verified answer, or None."""
+        new = [c for c in new if c.facts not in progress.tried]
+        progress.candidates += new
+        times = progress.times
+        for candidate in new:
+            if len(progress.tried) >= self.max_candidates:
+                break
+            progress.tried.add(candidate.facts)
+            solving = time.perf_counter()
+            attempt, result, facts = self._try(candidate, progress.question)
+            progress.attempts.append(attempt)
+            times["solve"] += time.perf_counter() - solving
+            if result is None or not result.verified:
+                continue
+            derivation = None
+            if explain_answer:
+                explaining = time.perf_counter()
+                derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
+                times["explain"] = time.perf_counter() - explaining
+            times["total"] = time.perf_counter() - started
+            return Answer(progress.question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,
+                          result, progress.attempts, times=times, derivation=derivation)
+        return None
+
+    def _fall_back(self, progress: "_Progress", started: float) -> Answer:
+        """Answer by the student's chain of thought, unverified."""
+        times = progress.times
         timed_out = self.use_solver and times["translate"] >= self.translate_limit
         if timed_out:
             log.warning("translation stopped at the %.0f s limit; falling back to the chain of thought",
                         self.translate_limit)
         falling_back = time.perf_counter()
-        candidates.sort(key=lambda c: c.score, reverse=True)
+        candidates = sorted(progress.candidates, key=lambda c: c.score, reverse=True)
         best_pack = candidates[0].pack if candidates else None
         if best_pack is None:
-            routed = self.student.route(encoded)[0][0]
+            routed = self.student.route(progress.encoded)[0][0]
             best_pack = routed if routed in self.packs else None
         domain = self.packs[best_pack].answer_domain if best_pack else ()
-        fallback: FallbackAnswer = self.fallback.answer(question, encoded, domain)
+        fallback: FallbackAnswer = self.fallback.answer(progress.question, progress.encoded, domain)
         times["fallback"] = time.perf_counter() - falling_back
         times["total"] = time.perf_counter() - started
-        return Answer(question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, attempts,
+        return Answer(progress.question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, progress.attempts,
                       fallback.rationale, times, translation_timed_out=timed_out)
 
     def _try(self, candidate, question: Question):

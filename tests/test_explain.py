@@ -13,7 +13,7 @@ from conftest import pack_questions, unseen_questions
 from reasoner.cli import write_program
 from reasoner.evaluate import answer_example
 from reasoner.bbh import Example
-from reasoner.explain import Node, render_tree, tree_to_json
+from reasoner.explain import Node, derivation_tree, render_tree, solve_traced, tree_to_json
 from reasoner.facts import parse_facts
 from reasoner.pipeline import ROUTE_SOLVER, Answer
 from reasoner.question import parse_question
@@ -129,3 +129,20 @@ def test_every_eval_answer_has_derivation_or_label(reasoner):
 def test_project_questions_cover_packs(packs):
     """The per-pack tests above hold for a new pack only once it has a project-written question."""
     assert {item["pack"] for item in ALL_PACKS} == set(packs)
+
+
+def test_traced_program_follows_rule_file_changes(tmp_path):
+    """The traced program is parsed once per version of the rule files, and a changed file is parsed again."""
+    rules = tmp_path / "rules.lp"
+    rules.write_text("b(X) :- a(X).\n")
+    first = solve_traced([str(rules)], "a(1).", 10.0)
+    assert solve_traced([str(rules)], "a(2).", 10.0)["why"] == [[0, "b(2)", ["a(2)"]]]
+    rules.write_text("c(X) :- a(X).\nb(X) :- c(X).\n")
+    second = solve_traced([str(rules)], "a(1).", 10.0)
+    assert first["why"] == [[0, "b(1)", ["a(1)"]]]
+    assert sorted(second["why"]) == [[0, "c(1)", ["a(1)"]], [1, "b(1)", ["c(1)"]]]
+    tree = derivation_tree(second, "b(1)", {"a(1)"})
+    assert [tree.atom, tree.children[0].atom, tree.children[0].children[0].atom] == ["b(1)", "c(1)", "a(1)"]
+    assert tree.rule.line == 2
+    rules.write_text("b(X) :- a(X)\n")  # no closing period
+    assert solve_traced([str(rules)], "a(1).", 10.0)["status"] == "error"

@@ -272,15 +272,28 @@ Options:
 (B) Mondays are the first working day of the week."""
 
 
+# Questions whose greedy translation the shipped student gets wrong, so that the beam search runs.
+NEEDS_BEAM = [
+    "Mika's parcel arrived on 03/14/2031, three days ago. What is the date tomorrow in MM/DD/YYYY?\n"
+    "Options:\n(A) 03/18/2031\n(B) 03/15/2031\n(C) 03/17/2031\n(D) 04/18/2031",
+    "Today is the last day of March 2030. What is the date 10 days ago in MM/DD/YYYY?\n"
+    "Options:\n(A) 03/21/2030\n(B) 03/20/2030\n(C) 04/10/2030\n(D) 02/21/2030",
+]
+
+
 def test_answer_many_matches_answer(reasoner):
-    """A batch with a question that no pack serves answers each question as answering it alone does."""
-    questions = [item["question"] for item in UNSEEN[:3]] + [SARCASM] + [item["question"] for item in UNSEEN[3:]]
+    """A batch answers each question as answering it alone does: greedy, beam search and fallback."""
+    questions = [item["question"] for item in UNSEEN[:3]] + [SARCASM] + NEEDS_BEAM + [
+        item["question"] for item in UNSEEN[3:]]
     together = reasoner.answer_many(questions)
     assert together[3].route == "fallback"
+    # The batch must exercise the batched beam search; pick other questions if a new student solves these greedily.
+    assert all(len(answer.attempts) > 1 for answer in together[4:6])
     for question, answer in zip(questions, together):
         alone = reasoner.answer(question)
         assert (answer.answer, answer.route, answer.pack, answer.facts) == (alone.answer, alone.route, alone.pack,
                                                                            alone.facts)
+        assert [a.facts for a in answer.attempts] == [a.facts for a in alone.attempts]
         assert answer.times["total"] >= answer.times["translate"] > 0
 
 
