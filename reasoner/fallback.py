@@ -28,7 +28,13 @@ class Fallback:
 
     def answer(self, question: Question, encoded: EncodedQuestion, domain: tuple[str, ...] = ()) -> FallbackAnswer:
         """Write a chain of thought and pick the answer; ``domain`` lists answers for a question without options."""
+        return self.answer_many([question], [encoded], [domain])[0]
+
+    def answer_many(self, questions: list[Question], encoded: list[EncodedQuestion],
+                    domains: list[tuple[str, ...]]) -> list[FallbackAnswer]:
+        """Answer several questions as :meth:`answer` does one; their chains of thought are written as one batch."""
         writer = self.student.rationale
         if writer is None:
-            return FallbackAnswer("the student has no rationale model, so it cannot answer without the solver", None)
-        return writer.answer(question, encoded, domain)
+            missing = "the student has no rationale model, so it cannot answer without the solver"
+            return [FallbackAnswer(missing, None) for _ in questions]
+        return writer.answer_many(questions, encoded, domains)

@@ -80,6 +80,7 @@ class _Progress:
     candidates: list = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
     times: dict[str, float] = field(default_factory=lambda: {"encode": 0.0, "translate": 0.0, "solve": 0.0})
+    pack: str | None = None  # for the fallback: the pack of the best candidate, or the router's
     answer: Answer | None = None
 
 
@@ -130,8 +131,9 @@ class Reasoner:
         """Answer several questions as :meth:`answer` does one, with their translations batched.
 
         The greedy decoding of all the questions shares one batch of model calls,
-        and so does the beam search of those whose greedy translation is not
-        verified, which raises throughput. A question's ``times`` count from the
+        and so do the beam search of those whose greedy translation is not verified
+        and the chains of thought of those that fall back, which raises throughput.
+        Solving runs one question after another. A question's ``times`` count from the
         start of the batch: its ``encode`` and ``translate`` times are those of the
         whole batch, and its ``total`` is the latency a caller of the batch sees.
         """
@@ -156,8 +158,9 @@ class Reasoner:
                 progress.times["translate"] += elapsed
                 progress.answer = self._solve_candidates(progress, candidates, started, explain_answer)
             pending = [progress for progress in pending if progress.answer is None]
-        for progress in pending:
-            progress.answer = self._fall_back(progress, started)
+        if pending:
+            for progress, answer in zip(pending, self._fall_back(pending, started)):
+                progress.answer = answer
         return [progress.answer for progress in everyone]
 
     def _solve_candidates(self, progress: "_Progress", new: list, started: float,
@@ -186,25 +189,30 @@ class Reasoner:
                           result, progress.attempts, times=times, derivation=derivation)
         return None
 
-    def _fall_back(self, progress: "_Progress", started: float) -> Answer:
-        """Answer by the student's chain of thought, unverified."""
-        times = progress.times
-        timed_out = self.use_solver and times["translate"] >= self.translate_limit
-        if timed_out:
-            log.warning("translation stopped at the %.0f s limit; falling back to the chain of thought",
-                        self.translate_limit)
+    def _fall_back(self, pending: list["_Progress"], started: float) -> list[Answer]:
+        """Answer each pending question by the student's chain of thought, unverified; the chains are one batch."""
         falling_back = time.perf_counter()
-        candidates = sorted(progress.candidates, key=lambda c: c.score, reverse=True)
-        best_pack = candidates[0].pack if candidates else None
-        if best_pack is None:
-            routed = self.student.route(progress.encoded)[0][0]
-            best_pack = routed if routed in self.packs else None
-        domain = self.packs[best_pack].answer_domain if best_pack else ()
-        fallback: FallbackAnswer = self.fallback.answer(progress.question, progress.encoded, domain)
-        times["fallback"] = time.perf_counter() - falling_back
-        times["total"] = time.perf_counter() - started
-        return Answer(progress.question, fallback.answer, ROUTE_FALLBACK, best_pack, None, None, progress.attempts,
-                      fallback.rationale, times, translation_timed_out=timed_out)
+        domains = []
+        for progress in pending:
+            candidates = sorted(progress.candidates, key=lambda c: c.score, reverse=True)
+            progress.pack = candidates[0].pack if candidates else None
+            if progress.pack is None:
+                routed = self.student.route(progress.encoded)[0][0]
+                progress.pack = routed if routed in self.packs else None
+            domains.append(self.packs[progress.pack].answer_domain if progress.pack else ())
+        written = self.fallback.answer_many([p.question for p in pending], [p.encoded for p in pending], domains)
+        answers = []
+        for progress, fallback in zip(pending, written):
+            times = progress.times
+            timed_out = self.use_solver and times["translate"] >= self.translate_limit
+            if timed_out:
+                log.warning("translation stopped at the %.0f s limit; falling back to the chain of thought",
+                            self.translate_limit)
+            times["fallback"] = time.perf_counter() - falling_back
+            times["total"] = time.perf_counter() - started
+            answers.append(Answer(progress.question, fallback.answer, ROUTE_FALLBACK, progress.pack, None, None,
+                                  progress.attempts, fallback.rationale, times, translation_timed_out=timed_out))
+        return answers
 
     def _try(self, candidate, question: Question):
         """Parse and solve one candidate; return its attempt record, the solve result and the facts."""

@@ -11,6 +11,7 @@ import torch
 
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
+from reasoner.question import parse_question
 from reasoner.paths import MODEL_DIR
 from reasoner.student.actions import ActionSpace, FactWriter
 from reasoner.student.decoding import list_may_end, next_copy_mask
@@ -295,6 +296,19 @@ def test_answer_many_matches_answer(reasoner):
                                                                            alone.facts)
         assert [a.facts for a in answer.attempts] == [a.facts for a in alone.attempts]
         assert answer.times["total"] >= answer.times["translate"] > 0
+
+
+def test_batched_rationales_match_single(student):
+    """Chains of thought written as one batch are those written one at a time, with and without options."""
+    questions = [parse_question(text) for text in [SARCASM] + [item["question"] for item in UNSEEN]]
+    encoded = [student.encode(question.text) for question in questions]
+    domains = [()] * len(questions)
+    domains[-1] = ("True", "False")  # a Boolean expression has no options; its pack's domain stands in
+    together = student.rationale.answer_many(questions, encoded, domains)
+    for question, states, domain, answer in zip(questions, encoded, domains, together):
+        alone = student.rationale.answer(question, states, domain)
+        assert answer.rationale == alone.rationale
+        assert answer.answer == alone.answer
 
 
 def test_names_copied_exactly(reasoner):

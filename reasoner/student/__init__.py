@@ -181,9 +181,9 @@ class StudentModel:
     ) -> list[list[Candidate]]:
         """Translate several questions as :meth:`translate` does one, with their searches batched together.
 
-        A batch costs little more model time than one question, so answering many
-        questions this way raises throughput; each question gets the candidates
-        that :meth:`translate` would give it.
+        A batch costs little more model time than one question, so this raises
+        throughput. Each question gets the candidates that :meth:`translate` would
+        give it.
         """
         encoded = encoded or [self.encode(question) for question in questions]
         jobs: list[SearchJob] = []
