@@ -276,16 +276,22 @@ def mean_accuracy(student, examples: list[Example], time_limit: float = 10.0) ->
     return evaluate_in_process(student, examples, time_limit).mean_accuracy
 
 
-def evaluate_in_process(student, examples: list[Example], time_limit: float = 10.0) -> EvalReport:
-    """Run ``student`` on ``examples`` in this process and return the report, without latencies."""
+def evaluate_in_process(student, examples: list[Example], time_limit: float = 10.0,
+                        batch_size: int = 16) -> EvalReport:
+    """Run ``student`` on ``examples`` in this process and return the report, without latencies.
+
+    Questions are answered ``batch_size`` at a time, which gives the same answers faster.
+    """
     from reasoner.pipeline import Reasoner
 
     results = []
     with Reasoner(student, time_limit=time_limit) as reasoner:
-        for example in examples:
-            answer = reasoner.answer(example.input)
-            results.append(QuestionResult(
-                example.subtask, example.index, example.target, answer.answer,
-                answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target),
-                answer.route, answer.pack, True, [], 0.0, False))
+        for start in range(0, len(examples), batch_size):
+            batch = examples[start:start + batch_size]
+            answers = reasoner.answer_many([example.input for example in batch])
+            for example, answer in zip(batch, answers):
+                results.append(QuestionResult(
+                    example.subtask, example.index, example.target, answer.answer,
+                    answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target),
+                    answer.route, answer.pack, True, [], 0.0, False))
     return build_report(results, "test", 1, 0.0)
