@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -225,7 +226,7 @@ def pct(value) -> str:
 
 
 def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict, rules: list[tuple[str, dict]],
-         cotrain: dict | None) -> str:
+         cotrain: dict | None, cotrain_repeats: list[dict] = ()) -> str:
     base = {s["subtask"]: s for s in baseline["subtasks"]}
     rows = []
     for s in full["subtasks"]:
@@ -301,7 +302,7 @@ def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict
     ]
     lines += rule_learning_section(rules)
     if cotrain:
-        lines += cotrain_section(cotrain)
+        lines += cotrain_section(cotrain, cotrain_repeats)
     return "\n".join(lines)
 
 
@@ -342,7 +343,7 @@ JUDGE_TEXT = {
 }
 
 
-def cotrain_section(report: dict) -> list[str]:
+def cotrain_section(report: dict, repeats: list[dict]) -> list[str]:
     full = report["full"]["test_accuracy"]
     rounds = report["cotrain"]["rounds"]
     gap, start_gap = 100 * (full - rounds[-1]["test_accuracy"]), 100 * (full - rounds[0]["test_accuracy"])
@@ -371,7 +372,27 @@ def cotrain_section(report: dict) -> list[str]:
         "",
         *cotrain_subtask_table(report),
         *cotrain_target_table(report),
+        *cotrain_seed_table(report, repeats),
     ]
+
+
+def cotrain_seed_table(report: dict, repeats: list[dict]) -> list[str]:
+    """Return both arms' final accuracy at every seed run with the same settings as ``report``, and the mean gap."""
+    def settings(run: dict) -> str:
+        return re.sub(r" --seed \d+", "", run["command"])
+
+    runs = [report] + sorted((run for run in repeats if settings(run) == settings(report)),
+                             key=lambda run: run.get("seed", 0))
+    if len(runs) < 2:
+        return []
+    rows = ["| seed | full annotations % | co-training, last round % | gap (points) |", "| --- | --- | --- | --- |"]
+    gaps = []
+    for run in runs:
+        full, last = run["full"]["test_accuracy"], run["cotrain"]["rounds"][-1]["test_accuracy"]
+        gaps.append(100 * (full - last))
+        rows.append(f"| {run.get('seed', 0)} | {pct(full)} | {pct(last)} | {gaps[-1]:.1f} |")
+    return [f"The same experiment at other seeds (`{settings(report)} --seed N`):", "", *rows, "",
+            f"Mean gap over {len(runs)} seeds: {statistics.mean(gaps):.1f} points.", ""]
 
 RELABEL_TEXT = (" With `--relabel`, every round translates all unannotated questions again, and a verified"
                 " translation from the newer student replaces the earlier target.")
@@ -437,8 +458,13 @@ def main() -> None:
     if cotrain_run.exists():
         shutil.copyfile(cotrain_run, cotrain_published)
     cotrain = json.loads(cotrain_published.read_text(encoding="utf-8")) if cotrain_published.exists() else None
+    # Repeats at other seeds: python -m training.experiments ... --seed N --output runs/cotrain-seedN.
+    for repeat in sorted(Path("runs").glob("cotrain-seed*/report.json")):
+        shutil.copyfile(repeat, published / f"{repeat.parent.name}.json")
+    repeats = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(published.glob("cotrain-seed*.json"))]
     text = page(reports["full"], reports["baseline"], reports["latency"], cold, model_info,
-                [(removed, rule_learning_demo(pack, cases)) for pack, cases, removed in RULE_LEARNING_DEMOS], cotrain)
+                [(removed, rule_learning_demo(pack, cases)) for pack, cases, removed in RULE_LEARNING_DEMOS], cotrain,
+                repeats)
     Path("BENCHMARKS.md").write_text(text, encoding="utf-8")
     print("wrote BENCHMARKS.md")
 

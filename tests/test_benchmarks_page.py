@@ -1,6 +1,6 @@
 """The co-training section of BENCHMARKS.md, built from a report of training.experiments."""
 
-from reasoner.benchmarks import cotrain_section, cotrain_subtask_table, cotrain_target_table
+from reasoner.benchmarks import cotrain_seed_table, cotrain_section, cotrain_subtask_table, cotrain_target_table
 
 
 def make_report(by_subtask: bool) -> dict:
@@ -27,7 +27,7 @@ def test_older_report_has_no_subtask_table():
 
 
 def test_section_states_the_gap():
-    text = "\n".join(cotrain_section(make_report(by_subtask=True)))
+    text = "\n".join(cotrain_section(make_report(by_subtask=True), []))
     assert "the co-training arm is 5.0 points below the full arm" in text
     assert "before co-training it was 20.0 points below" in text
 
@@ -42,3 +42,21 @@ def test_target_table_counts_identical_targets():
     assert "| navigate | 41 of 60 |" in rows
     assert "| web_of_lies | 70 of 70 |" in rows
     assert cotrain_target_table(make_report(by_subtask=True)) == []
+
+
+def test_seed_table_lists_matching_repeats():
+    report = make_report(by_subtask=False)
+    repeat = make_report(by_subtask=False)
+    repeat["command"] += " --seed 1"
+    repeat["seed"] = 1
+    repeat["full"]["test_accuracy"] = 0.98
+    repeat["cotrain"]["rounds"][-1]["test_accuracy"] = 0.97
+    other = make_report(by_subtask=False)
+    other["command"] += " --judge any --seed 2"  # other settings: not a repeat of this run
+    other["seed"] = 2
+    rows = cotrain_seed_table(report, [other, repeat])
+    assert "| 0 | 90.0 | 85.0 | 5.0 |" in rows
+    assert "| 1 | 98.0 | 97.0 | 1.0 |" in rows
+    assert not any(row.startswith("| 2 |") for row in rows)
+    assert "Mean gap over 2 seeds: 3.0 points." in rows
+    assert cotrain_seed_table(report, [other]) == []
