@@ -184,12 +184,14 @@ def speed_notes(full: dict, latency: dict, cold: dict) -> list[str]:
     notes = [
         f"- Answered one at a time, the median question took {1000 * solver_s:.0f} ms on the solver route "
         f"({solver_n} questions) and {1000 * fallback_s:.0f} ms on the fallback route ({fallback_n} questions).",
-        "- The throughput run answers 16 questions at a time in each worker: their greedy translations, the beam "
-        "searches of those whose greedy translation is not verified and the chains of thought of those that fall "
-        "back each share one batch of model calls; encoding and solving run one question after another.",
     ]
+    if full.get("batch_size", 1) > 1:
+        notes.append(
+            f"- The throughput run answers {full['batch_size']} questions at a time in each worker: their greedy "
+            "translations, the beam searches of those whose greedy translation is not verified and the chains of "
+            "thought of those that fall back each share one batch of model calls; encoding and solving run one "
+            "question after another.")
     if full["throughput_qps"] < 20:
-        # Two decimals, so that a near miss does not read "misses by 0.0".
         # Per-question seconds of the batched run count from the start of the batch, so the
         # shares come from the run that answers one question at a time.
         totals: dict[str, float] = {}
@@ -199,6 +201,7 @@ def speed_notes(full: dict, latency: dict, cold: dict) -> list[str]:
         slowest = sorted(totals.items(), key=lambda item: item[1], reverse=True)[:2]
         named = " and ".join(f"{name} ({100 * seconds / everything:.0f} %)" for name, seconds in slowest)
         notes.append(
+            # Two decimals, so that a near miss does not read "misses by 0.0".
             f"- Throughput misses 20 questions/s by {20 - full['throughput_qps']:.2f}. Questions whose greedy "
             "translation is not verified bound it: they add a beam search, up to six solver calls and then the "
             "chain of thought, written word by word; each worker has one CPU core. Answered one at a time, the "

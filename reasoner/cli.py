@@ -320,7 +320,8 @@ def _print_text(answer, rules: Path, packs: dict) -> None:
 @click.option("--no-solver", is_flag=True,
               help="Answer every question with the chain of thought alone: the neural-only baseline.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_EVAL_BATCH, show_default=True,
-              help="Questions each worker answers together; their greedy translations share model calls. "
+              help="Questions each worker answers together; their translations and chains of thought share "
+                   "model calls. "
                    "Raises throughput, but a question's latency then counts from the start of its batch: "
                    "use 1 to measure the latency of single questions.")
 def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_model: Path | None, workers: int,

@@ -259,7 +259,8 @@ def test_batched_translation_matches_single(student, beam_size):
     """Questions of different packs and lengths searched in one batch get the candidates each gets alone."""
     questions = [item["question"] for item in UNSEEN] + [""]
     batched = student.translate_many(questions, beam_size=beam_size)
-    assert len(batched) == len(questions) and batched[-1] == []
+    assert len(batched) == len(questions)
+    assert batched[-1] == []
     for question, together in zip(questions, batched):
         alone = student.translate(question, beam_size=beam_size)
         assert [c.facts for c in together] == [c.facts for c in alone]
@@ -303,7 +304,7 @@ def test_batched_rationales_match_single(student):
     questions = [parse_question(text) for text in [SARCASM] + [item["question"] for item in UNSEEN]]
     encoded = [student.encode(question.text) for question in questions]
     domains = [()] * len(questions)
-    domains[-1] = ("True", "False")  # a Boolean expression has no options; its pack's domain stands in
+    domains[-1] = ("True", "False")  # a Boolean expression has no options, so its pack's domain is used
     together = student.rationale.answer_many(questions, encoded, domains)
     for question, states, domain, answer in zip(questions, encoded, domains, together):
         alone = student.rationale.answer(question, states, domain)

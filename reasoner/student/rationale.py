@@ -195,8 +195,8 @@ class RationaleModel:
                 break
             live = [live[position] for position in keep]
             batch_rows = [batch_rows[position] for position in keep]
-            kept = torch.tensor(keep)
-            caches = [(k[kept], v[kept]) for k, v in caches]
+            keep_rows = torch.tensor(keep)
+            caches = [(k[keep_rows], v[keep_rows]) for k, v in caches]
         return results
 
     @torch.no_grad()
