@@ -257,6 +257,7 @@ def page(full: dict, baseline: dict, latency: dict, cold: dict, model_info: dict
         "| --- | --- | --- | --- |",
         *summary_rows(full),
         "",
+        *below_target_line(full),
         "## Accuracy per subtask",
         "",
         f"Command: `{shown(RUNS['full'])}` (and `{shown(RUNS['baseline'])}` for the baseline column).",
@@ -326,6 +327,19 @@ def summary_rows(full: dict) -> list[str]:
         mean, solver, questions = summary(full, names)
         rows.append(f"| {label} | {questions} | {pct(mean)} | {pct(solver)} |")
     return rows
+
+
+def below_target_line(full: dict, target: float = 0.97) -> list[str]:
+    """Name every packed subtask below ``target`` accuracy, and whether its pack has a knowledge base of entities."""
+    from reasoner.packs import load_packs
+
+    knowledge = {s: p.knowledge != "none" for p in load_packs().values() for s in p.subtasks}
+    below = [s for s in full["subtasks"] if s["subtask"] in knowledge and s["accuracy"] < target]
+    if not below:
+        return [f"Every packed subtask reaches {100 * target:.0f} %.", ""]
+    named = ", ".join(f"{s['subtask']} {pct(s['accuracy'])}" + (" (knowledge base)" if knowledge[s["subtask"]] else "")
+                      for s in below)
+    return [f"Packed subtasks below {100 * target:.0f} %: {named}.", ""]
 
 
 # Reports written before the judge was configurable used the "any" policy.

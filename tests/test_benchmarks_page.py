@@ -1,6 +1,6 @@
 """The co-training section of BENCHMARKS.md, built from a report of training.experiments."""
 
-from reasoner.benchmarks import cotrain_seed_table, cotrain_section, cotrain_subtask_table, cotrain_target_table
+from reasoner.benchmarks import below_target_line, cotrain_seed_table, cotrain_section, cotrain_subtask_table, cotrain_target_table
 
 
 def make_report(by_subtask: bool) -> dict:
@@ -60,3 +60,14 @@ def test_seed_table_lists_matching_repeats():
     assert not any(row.startswith("| 2 |") for row in rows)
     assert "Mean gap over 2 seeds: 3.0 points." in rows
     assert cotrain_seed_table(report, [other]) == []
+
+
+def test_below_target_line_names_subtasks():
+    full = {"subtasks": [{"subtask": "word_sorting", "accuracy": 0.9}, {"subtask": "navigate", "accuracy": 0.99},
+                         {"subtask": "hyperbaton", "accuracy": 0.5}, {"subtask": "snarks", "accuracy": 0.5}]}
+    line = below_target_line(full)[0]
+    assert "word_sorting 90.0," in line
+    assert "hyperbaton 50.0 (knowledge base)" in line
+    assert "navigate" not in line
+    assert "snarks" not in line  # no pack serves it
+    assert below_target_line({"subtasks": full["subtasks"][1:2]})[0] == "Every packed subtask reaches 97 %."
