@@ -398,8 +398,9 @@ def cotrain_seed_table(report: dict, repeats: list[dict]) -> list[str]:
     def settings(run: dict) -> str:
         return re.sub(r" --seed \d+", "", run["command"])
 
-    runs = [report] + sorted((run for run in repeats if settings(run) == settings(report)),
-                             key=lambda run: run.get("seed", 0))
+    by_seed = {run.get("seed", 0): run for run in repeats if settings(run) == settings(report)}
+    by_seed[report.get("seed", 0)] = report  # the published run, where a repeat has its seed too
+    runs = [by_seed[seed] for seed in sorted(by_seed)]
     if len(runs) < 2:
         return []
     rows = ["| seed | full annotations % | co-training, last round % | gap (points) |", "| --- | --- | --- | --- |"]

@@ -322,8 +322,8 @@ def _print_text(answer, rules: Path, packs: dict) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_EVAL_BATCH, show_default=True,
               help="Questions each worker answers together; their translations and chains of thought share "
                    "model calls. "
-                   "Raises throughput, but a question's latency then counts from the start of its batch: "
-                   "use 1 to measure the latency of single questions.")
+                   "Raises throughput, but a question's latency then counts from the start of its batch, and "
+                   "the translation time limit bounds the batch's decoding: use 1 to measure single questions.")
 def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_model: Path | None, workers: int,
                      limit: int | None, time_limit: float, output: Path, no_solver: bool, batch_size: int) -> None:
     """Evaluate on BBH and print accuracy per subtask with the route breakdown."""

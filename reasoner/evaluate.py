@@ -294,4 +294,4 @@ def evaluate_in_process(student, examples: list[Example], time_limit: float = 10
                     example.subtask, example.index, example.target, answer.answer,
                     answer.answer is not None and normalize_answer(answer.answer) == normalize_answer(example.target),
                     answer.route, answer.pack, True, [], 0.0, False))
-    return build_report(results, "test", 1, 0.0)
+    return build_report(results, "test", 1, 0.0, batch_size)

@@ -11,8 +11,9 @@ it. :func:`derivation_tree` keeps for each atom the instance of least depth
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import clingo
@@ -102,18 +103,23 @@ def trace_statement(statement: ast.AST, rules: list[RuleInfo]) -> list[ast.AST]:
     return []
 
 
-# Traced programs by rule files and their versions: parsing and rewriting a pack's
-# knowledge base took most of the time of explaining an answer.
+# Traced programs by the paths and contents of their rule files: parsing and rewriting a
+# pack's knowledge base took most of the time of explaining an answer. The key hashes the
+# bytes, because a copy that keeps the old modification time (cp -p, rsync -t) is still new.
 _TRACED: dict[tuple, tuple[list[ast.AST], list[RuleInfo]]] = {}
 MAX_TRACED = 8
 
 
 def _traced_program(files: list[str], messages: list[str]) -> tuple[list[ast.AST], list[RuleInfo]]:
-    """Return the statements of the traced program of ``files`` and its rule table, parsed once per file version.
+    """Return the statements of the traced program of ``files`` and its rule table, parsed once per file content.
 
-    A failed parse raises RuntimeError and appends clingo's messages to ``messages``.
+    A failed parse or an unreadable file raises RuntimeError; a failed parse also appends
+    clingo's messages to ``messages``.
     """
-    key = tuple((name, os.stat(name).st_mtime_ns, os.stat(name).st_size) for name in files)
+    try:
+        key = tuple((name, hashlib.sha256(Path(name).read_bytes()).hexdigest()) for name in files)
+    except OSError as error:
+        raise RuntimeError(f"cannot read the rule file {error.filename}: {error.strerror}") from None
     if key not in _TRACED:
         statements: list[ast.AST] = []
         rules: list[RuleInfo] = []

@@ -135,7 +135,10 @@ class Reasoner:
         and the chains of thought of those that fall back, which raises throughput.
         Solving runs one question after another. A question's ``times`` count from the
         start of the batch: its ``encode`` and ``translate`` times are those of the
-        whole batch, and its ``total`` is the latency a caller of the batch sees.
+        whole batch, and its ``total`` runs until its own answer was found.
+
+        NOTE: the translation time limit bounds the batch's decoding as a whole, so a
+        limit that one question alone would stay within can stop it in a large batch.
         """
         started = time.perf_counter()
         questions = [parse_question(text) for text in texts]
@@ -182,7 +185,11 @@ class Reasoner:
             derivation = None
             if explain_answer:
                 explaining = time.perf_counter()
-                derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
+                try:
+                    derivation = explain(self.solver, self.packs[candidate.pack], facts, result, self.time_limit)
+                except SolverError as error:
+                    # The answer stays verified; only its derivation is missing (the solver restarts next time).
+                    log.warning("solver process failed while explaining a %s answer: %s", candidate.pack, error)
                 times["explain"] = time.perf_counter() - explaining
             times["total"] = time.perf_counter() - started
             return Answer(progress.question, result.answer, ROUTE_SOLVER, candidate.pack, candidate.facts,

@@ -137,7 +137,10 @@ class Solver:
             self._process.wait()
             for stream in (self._process.stdin, self._process.stdout):
                 if stream:
-                    stream.close()
+                    try:
+                        stream.close()
+                    except BrokenPipeError:
+                        pass  # closing flushes a request that the dead process never read
             self._process = None
 
     def run(self, request: dict[str, Any], time_limit: float) -> dict[str, Any] | None:

@@ -62,6 +62,23 @@ def test_seed_table_lists_matching_repeats():
     assert cotrain_seed_table(report, [other]) == []
 
 
+def test_seed_table_sorts_and_counts_each_seed_once():
+    def run(seed: int, full: float, last: float) -> dict:
+        report = make_report(by_subtask=False)
+        report["command"] += f" --seed {seed}" if seed else ""
+        report["seed"] = seed
+        report["full"]["test_accuracy"] = full
+        report["cotrain"]["rounds"][-1]["test_accuracy"] = last
+        return report
+
+    main = run(2, 0.9, 0.8)
+    rows = cotrain_seed_table(main, [run(12, 0.9, 0.89), run(2, 0.5, 0.1), run(0, 0.9, 0.88)])
+    seeds = [row.split(" | ")[0] for row in rows if row.startswith("| ") and row[2].isdigit()]
+    assert seeds == ["| 0", "| 2", "| 12"]
+    assert "| 2 | 90.0 | 80.0 | 10.0 |" in rows  # the published run, not the repeat with its seed
+    assert "Mean gap over 3 seeds: 4.3 points." in rows
+
+
 def test_below_target_line_names_subtasks():
     full = {"subtasks": [{"subtask": "word_sorting", "accuracy": 0.9}, {"subtask": "navigate", "accuracy": 0.99},
                          {"subtask": "hyperbaton", "accuracy": 0.5}, {"subtask": "snarks", "accuracy": 0.5}]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from reasoner.evaluate import answer_example
 from reasoner.bbh import Example
 from reasoner.explain import Node, derivation_tree, render_tree, solve_traced, tree_to_json
 from reasoner.facts import parse_facts
-from reasoner.pipeline import ROUTE_SOLVER, Answer
+from reasoner.pipeline import ROUTE_SOLVER, Answer, Reasoner
 from reasoner.question import parse_question
 from reasoner.solver import explain
 from reasoner.symbols import symbol_value
@@ -146,3 +147,45 @@ def test_traced_program_follows_rule_file_changes(tmp_path):
     assert tree.rule.line == 2
     rules.write_text("b(X) :- a(X)\n")  # no closing period
     assert solve_traced([str(rules)], "a(1).", 10.0)["status"] == "error"
+
+
+def test_traced_program_cache_reads_contents(tmp_path):
+    """A rule file replaced by one of the same size and modification time, as cp -p leaves it, is parsed again."""
+    rules = tmp_path / "rules.lp"
+    rules.write_text("b(X) :- a(X).\n")
+    stamp = rules.stat()
+    assert solve_traced([str(rules)], "a(1).", 10.0)["why"] == [[0, "b(1)", ["a(1)"]]]
+    rules.write_text("c(X) :- a(X).\n")
+    os.utime(rules, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert solve_traced([str(rules)], "a(1).", 10.0)["why"] == [[0, "c(1)", ["a(1)"]]]
+    rules.unlink()
+    reply = solve_traced([str(rules)], "a(1).", 10.0)
+    assert reply["status"] == "error"
+    assert "cannot read the rule file" in reply["message"]
+
+
+def test_solver_death_while_explaining_keeps_batch(student):
+    """A solver process that dies during an explanation costs that derivation, not the batch's answers."""
+    questions = [item["question"] for item in UNSEEN[:3]]
+    with Reasoner(student) as reasoner:
+        real_run = reasoner.solver.run
+
+        def run_killing_explanations(request, time_limit):
+            if not request.get("explain"):
+                return real_run(request, time_limit)
+            # The real worker dies just before the request reaches it, and is not restarted first.
+            reasoner.solver.start()
+            reasoner.solver._process.kill()
+            reasoner.solver._process.wait()
+            reasoner.solver.start = lambda: None
+            try:
+                return real_run(request, time_limit)
+            finally:
+                del reasoner.solver.start
+
+        reasoner.solver.run = run_killing_explanations
+        answers = reasoner.answer_many(questions, explain_answer=True)
+    for item, answer in zip(UNSEEN[:3], answers):
+        assert answer.route == ROUTE_SOLVER
+        assert answer.answer == item["answer"]
+        assert answer.derivation is None

@@ -109,7 +109,8 @@ def beam_search_many(
     The searches share their model calls: the hypotheses of every search are rows
     of one batch, and a question shorter than the longest is padded with words
     that are masked out. Each search keeps its own beam and stops on its own, so a
-    job gets the translations it would get searched alone. At ``deadline`` (a
+    job gets the translations it would get searched alone, unless the deadline
+    stops the batch before that search would have ended. At ``deadline`` (a
     :func:`time.monotonic` value) every search stops and returns the translations
     finished so far, possibly none.
     """
@@ -253,7 +254,10 @@ def beam_search_many(
             next_alive += children
             rows += child_rows
 
-        if next_alive:
+        if next_alive and rows == list(range(len(rows))):
+            # Each row continues itself (always so in greedy decoding): a view, where a gather would copy.
+            caches = [(k[:len(rows)], v[:len(rows)]) for k, v in caches]
+        elif next_alive:
             index = torch.tensor(rows)
             caches = [(k[index], v[index]) for k, v in caches]
         alive = next_alive
