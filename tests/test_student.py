@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from conftest import unseen_questions
 from reasoner.facts import check_facts, parse_facts, render_facts
 from reasoner.question import parse_question
+from reasoner.student.rationale import words_of
 from reasoner.paths import MODEL_DIR
 from reasoner.student.actions import ActionSpace, FactWriter
 from reasoner.student.decoding import list_may_end, next_copy_mask
@@ -268,6 +270,19 @@ def test_batched_translation_matches_single(student, beam_size):
         assert [c.score for c in together] == pytest.approx([c.score for c in alone], abs=1e-4)
 
 
+def test_routed_scores_add_router_log_probability(student):
+    """A routed candidate scores its pack's log probability plus the score of the same translation forced to that pack."""
+    # Short questions in new wording, for which the router is less than certain.
+    for question in ["Sort these: pear apple fig", "How many fruits: two apples and a pear?"]:
+        pack, probability = student.route(student.encode(question))[0]
+        assert probability < 0.999  # else adding its log probability changes nothing measurable
+        forced = {c.facts: c.score for c in student.translate(question, pack=pack, beam_size=3)}
+        routed = [c for c in student.translate(question, beam_size=3) if c.pack == pack]
+        assert routed
+        for candidate in routed:
+            assert candidate.score == pytest.approx(forced[candidate.facts] + math.log(probability), abs=1e-4)
+
+
 SARCASM = """Which statement is sarcastic?
 Options:
 (A) Oh great, another Monday, just what I needed.
@@ -310,6 +325,22 @@ def test_batched_rationales_match_single(student):
         alone = student.rationale.answer(question, states, domain)
         assert answer.rationale == alone.rationale
         assert answer.answer == alone.answer
+
+
+def test_option_scores_side_by_side_match_single(student):
+    """Answers scored side by side get the scores they get alone, also when scoring copies question words."""
+    model = student.rationale
+    question = parse_question("Søren is taller than Ngũgĩ, and Ngũgĩ is taller than Ana-Lucía. Who is the "
+                              "shortest?\nOptions:\n(A) Ngũgĩ\n(B) Ana-Lucía\n(C) Søren")
+    encoded = student.encode(question.text)
+    _, actions, reads = model.write(encoded)
+    # Names the rationale vocabulary lacks, as an answer domain may hold: scoring copies them, which moves
+    # each row's reading position. Option labels such as "(A)" are always in the vocabulary.
+    options = [words_of(name) + ["."] for name in ("Ngũgĩ", "Ana-Lucía", "Søren")]
+    assert not any(name in model.index for name in ("Ngũgĩ", "Ana-Lucía", "Søren"))
+    together = model.score_continuations(encoded, actions, reads, options)
+    for option, score in zip(options, together):
+        assert score == pytest.approx(model.score_continuations(encoded, actions, reads, [option])[0], abs=1e-4)
 
 
 def test_names_copied_exactly(reasoner):
