@@ -330,14 +330,14 @@ def test_batched_rationales_match_single(student):
 def test_option_scores_side_by_side_match_single(student):
     """Answers scored side by side get the scores they get alone, also when scoring copies question words."""
     model = student.rationale
-    question = parse_question("Søren is taller than Ngũgĩ, and Ngũgĩ is taller than Ana-Lucía. Who is the "
-                              "shortest?\nOptions:\n(A) Ngũgĩ\n(B) Ana-Lucía\n(C) Søren")
+    question = parse_question("Keoni is taller than Ngũgĩ, and Ngũgĩ is taller than Ana-Lucía. Who is the "
+                              "shortest?\nOptions:\n(A) Ngũgĩ\n(B) Ana-Lucía\n(C) Keoni")
     encoded = student.encode(question.text)
     _, actions, reads = model.write(encoded)
     # Names the rationale vocabulary lacks, as an answer domain may hold: scoring copies them, which moves
     # each row's reading position. Option labels such as "(A)" are always in the vocabulary.
-    options = [words_of(name) + ["."] for name in ("Ngũgĩ", "Ana-Lucía", "Søren")]
-    assert not any(name in model.index for name in ("Ngũgĩ", "Ana-Lucía", "Søren"))
+    options = [words_of(name) + ["."] for name in ("Ngũgĩ", "Ana-Lucía", "Keoni")]
+    assert not any(name in model.index for name in ("Ngũgĩ", "Ana-Lucía", "Keoni"))
     together = model.score_continuations(encoded, actions, reads, options)
     for option, score in zip(options, together):
         assert score == pytest.approx(model.score_continuations(encoded, actions, reads, [option])[0], abs=1e-4)
