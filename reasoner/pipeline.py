@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasoner.facts import TranslationError, parse_facts
-from reasoner.fallback import Fallback, FallbackAnswer
+from reasoner.fallback import Fallback
 from reasoner.packs import Pack, load_packs
 from reasoner.paths import RULES_DIR
 from reasoner.question import Question, parse_question

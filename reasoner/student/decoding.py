@@ -179,23 +179,7 @@ def beam_search_many(
         vocab_logits, start_logits = model.action_logits(hidden, states, read, slots, start_keys[rows_job])
         vocab_logits, start_logits = vocab_logits[:, 0], start_logits[:, 0]
 
-        allowed_vocab = torch.zeros(count, vocab_size, dtype=torch.bool)
-        allowed_start = torch.zeros(count, width, dtype=torch.bool)
-        for i, (hypothesis, spec) in enumerate(zip(alive, specs)):
-            job = jobs[hypothesis.job]
-            words, n = job.encoded.words, len(job.encoded.words)
-            if spec.vocab:
-                allowed_vocab[i, list(spec.vocab)] = True
-                if job.pack.list_ends_line and hypothesis.read >= 0 and not list_may_end(words, hypothesis.read,
-                                                                                          job.pack.separators):
-                    allowed_vocab[i, eos] = False
-            if spec.span:
-                key = (hypothesis.job, spec.span)
-                if key not in name_ok_cache:
-                    name_ok_cache[key] = torch.tensor(start_masks(words, spec))
-                allowed_start[i, :n] = name_ok_cache[key]
-                if job.pack.consecutive and hypothesis.read >= 0:
-                    allowed_start[i, :n] &= next_copy_mask(words, hypothesis.read, job.pack.separators)
+        allowed_vocab, allowed_start = _allowed_actions(alive, specs, jobs, vocab_size, width, eos, name_ok_cache)
         joint = torch.cat([vocab_logits.masked_fill(~allowed_vocab, NEG_INF),
                            start_logits.masked_fill(~allowed_start, NEG_INF)], dim=-1)
         log_probs = torch.log_softmax(joint, dim=-1)
@@ -268,6 +252,32 @@ def beam_search_many(
             unique.setdefault(candidate.facts, candidate)
         results[j] = list(unique.values())[:beam_size]
     return results
+
+
+def _allowed_actions(alive: list[_Hypothesis], specs: list[SlotSpec], jobs: list[SearchJob], vocab_size: int,
+                     width: int, eos: int, name_ok_cache: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the vocabulary actions [rows, V] and span starts [rows, width] each hypothesis may take next.
+
+    ``name_ok_cache`` keeps the start masks per job and span kind across steps.
+    """
+    allowed_vocab = torch.zeros(len(alive), vocab_size, dtype=torch.bool)
+    allowed_start = torch.zeros(len(alive), width, dtype=torch.bool)
+    for i, (hypothesis, spec) in enumerate(zip(alive, specs)):
+        job = jobs[hypothesis.job]
+        words, n = job.encoded.words, len(job.encoded.words)
+        if spec.vocab:
+            allowed_vocab[i, list(spec.vocab)] = True
+            if job.pack.list_ends_line and hypothesis.read >= 0 and not list_may_end(words, hypothesis.read,
+                                                                                      job.pack.separators):
+                allowed_vocab[i, eos] = False
+        if spec.span:
+            key = (hypothesis.job, spec.span)
+            if key not in name_ok_cache:
+                name_ok_cache[key] = torch.tensor(start_masks(words, spec))
+            allowed_start[i, :n] = name_ok_cache[key]
+            if job.pack.consecutive and hypothesis.read >= 0:
+                allowed_start[i, :n] &= next_copy_mask(words, hypothesis.read, job.pack.separators)
+    return allowed_vocab, allowed_start
 
 
 def _span_ends(model, hidden, word_states, end_keys, words, first: int, spec: SlotSpec) -> list[tuple[int, float]]:
