@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import unseen_questions
 from reasoner.cli import EXIT_INVALID_INPUT, EXIT_VERIFIED
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,3 +155,43 @@ def test_translate_limit_falls_back():
     assert report["Candidates"] == []
     assert b"translation stopped at the 0 s limit" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def write_small_bbh(root: Path) -> dict[str, list[dict]]:
+    """Write a BBH-shaped folder of project-written questions, all on the test side of the split."""
+    by_subtask: dict[str, list[dict]] = {}
+    for item in unseen_questions():
+        if item["pack"] in ("web_of_lies", "navigate", "boolean_expressions"):
+            by_subtask.setdefault(item["pack"], []).append({"input": item["question"], "target": item["answer"]})
+    by_subtask["snarks"] = [{"input": "Which statement is sarcastic?\nOptions:\n(A) Oh great, another Monday, "
+                                      "just what I needed.\n(B) Mondays are the first working day of the week.",
+                             "target": "(A)"}]
+    (root / "bbh").mkdir()
+    for subtask, examples in by_subtask.items():
+        (root / "bbh" / f"{subtask}.json").write_text(json.dumps({"examples": examples}), encoding="utf-8")
+    split = {"train": {s: [] for s in by_subtask}, "test": {s: list(range(len(e))) for s, e in by_subtask.items()}}
+    (root / "split.json").write_text(json.dumps(split), encoding="utf-8")
+    return by_subtask
+
+
+@pytest.mark.parametrize("workers, batch_size", [(1, 3), (2, 2)])
+def test_eval_answers_in_batches(tmp_path, workers, batch_size):
+    """reason eval answers every question in batches, in one process or several, and records the batch size."""
+    by_subtask = write_small_bbh(tmp_path)
+    output = tmp_path / "out"
+    result = run(["eval", "--data", str(tmp_path), "--subtasks", ",".join(by_subtask), "--workers", str(workers),
+                  "--batch-size", str(batch_size), "--output", str(output)])
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    report = json.loads((output / "report.json").read_text(encoding="utf-8"))
+    assert report["batch_size"] == batch_size
+    assert report["workers"] == workers
+    answered = {(r["subtask"], r["index"]): r for r in report["results"]}
+    assert sorted(answered) == sorted((s, i) for s, e in by_subtask.items() for i in range(len(e)))
+    for (subtask, index), answer in answered.items():
+        if subtask == "snarks":
+            assert answer["route"] == "fallback"  # no pack serves it
+        else:
+            assert answer["route"] == "solver"
+            assert answer["correct"], answer
+            assert answer["has_derivation"]
+    assert f"batches of {batch_size}" in result.stdout.decode()
