@@ -313,6 +313,47 @@ def test_relabel_replaces_earlier_targets(tmp_path, monkeypatch):
     assert trained_on[2][question_id] == shortcut
 
 
+def test_teacher_answers_only_what_no_round_verified(tmp_path, monkeypatch):
+    """After the last round the teacher gets the unverified questions; only its verified answers are trained on."""
+    import training.cotrain as cotrain_module
+    from reasoner.facts import parse_facts, render_facts
+
+    bbh, records = boolean_bbh(tmp_path / "bbh", 8)  # four training questions, none annotated
+    train_records = records[:4]
+    ids = [f"boolean_expressions/{i}" for i in range(4)]
+    solved_by_student = {train_records[0]["question"]: train_records[0]["facts"]}
+    students = iter([QuestionStudent(solved_by_student), QuestionStudent({}), QuestionStudent({})])
+    trained_on: list[dict[str, tuple[str, str]]] = []
+
+    def scripted_train(config, progress_factory=None, echo=None):
+        trained_on.append({e.id: (e.origin, render_facts(e.facts)) for e in config.extra_examples})
+        return next(students)
+
+    def wrong(record: dict) -> str:  # one token that gives the other truth value
+        return f'token(1,"{"False" if record["answer"] == "True" else "True"}").\n'
+
+    asked: list[str] = []
+    replies = {ids[1]: train_records[1]["facts"], ids[2]: wrong(train_records[2]), ids[3]: None}
+
+    def teacher(example):
+        asked.append(example.id)
+        return replies[example.id]
+
+    monkeypatch.setattr(cotrain_module, "train", scripted_train)
+    config = TrainConfig(output=tmp_path / "student", data=bbh.root, synthetic=False,
+                         subtasks=["boolean_expressions"], record_dir=tmp_path / "records")
+    lines: list[str] = []
+    rounds = cotrain(config, rounds=1, samples=1, echo=lines.append, teacher=teacher)
+
+    assert asked == ids[1:]
+    assert [r.round for r in rounds] == [0, 1, 2]
+    assert (rounds[2].teacher_asked, rounds[2].teacher_verified) == (3, 1)
+    assert rounds[2].verified_total == 1 and list(rounds[2].targets) == [ids[0]]
+    assert trained_on[2] == {ids[0]: ("cotrain", render_facts(parse_facts(train_records[0]["facts"]))),
+                             ids[1]: ("annotation", render_facts(parse_facts(train_records[1]["facts"])))}
+    assert "teacher asked about 3 unverified questions, 1 verified" in lines[-1]
+
+
 def test_target_agreement_per_subtask():
     from training.experiments import target_agreement
 

@@ -54,6 +54,13 @@ and a verified translation replaces the earlier target: a student that has
 learned more writes better targets, so an early round's wrong translation that
 happened to reach the gold answer is replaced once a later student verifies
 that question again (it stays while none does).
+
+With a ``teacher``, the questions that no round verified go to the teacher
+after the last round: the knowledge the student keeps missing is what the
+teacher is asked for, and nothing else. The teacher's translation is judged like
+any annotation (the solver must reproduce the gold answer), and one more round
+trains the student on the annotations, the co-training targets and these
+answers. Its report counts the questions asked and the answers verified.
 """
 
 from __future__ import annotations
@@ -83,6 +90,8 @@ class RoundReport:
     test_accuracy: float | None = None
     relabelled: int = 0  # targets that a later round's verified translation replaced
     targets: dict[str, str] = field(default_factory=dict, repr=False)  # question id -> target facts
+    teacher_asked: int = 0  # unverified questions sent to the teacher after the last co-training round
+    teacher_verified: int = 0  # of those, the ones whose teacher translation the solver verified
 
 
 JUDGE_POLICIES = ("first", "any", "confident", "siblings")
@@ -204,6 +213,23 @@ def sibling_facts(sibling: Example, translated: dict[str, tuple[list[Candidate],
         return []
 
 
+def ask_teacher(residue: list[Example], teacher: Callable[[Example], str | None], solver: Solver) -> list[Example]:
+    """Return the teacher's translations of ``residue`` that the solver verifies, as annotations.
+
+    ``teacher`` returns the facts it writes for a question, or None when it has
+    no answer (an error, or a spent budget).
+    """
+    packs = load_packs()
+    answered = []
+    for example in residue:
+        facts = teacher(example)
+        if facts is None or not judge(solver, packs[example.route], example.text, facts, example.target or "").verified:
+            continue
+        answered.append(Example(example.id, example.text, example.route, parse_facts(facts), "annotation",
+                                example.target))
+    return answered
+
+
 def accepted_candidate(scores: list[float], verdicts: list[Verdict], policy: str) -> int | None:
     """Return the index of the candidate that ``policy`` accepts, or None.
 
@@ -231,13 +257,16 @@ def accepted_candidate(scores: list[float], verdicts: list[Verdict], policy: str
 def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[str], None] = print,
             evaluate: Callable[[StudentModel], float] | None = None, progress_factory=None,
             policy: str = "first", relabel: bool = False,
-            trainer: Callable[[TrainConfig, int], StudentModel] | None = None) -> list[RoundReport]:
+            trainer: Callable[[TrainConfig, int], StudentModel] | None = None,
+            teacher: Callable[[Example], str | None] | None = None) -> list[RoundReport]:
     """Train, then run ``rounds`` rounds of co-training; return one report per round.
 
     ``evaluate`` measures a student (for example accuracy on the test split)
     after every round; the figure goes into the round's report. ``trainer``
     trains the student of a round from its configuration and number (0 before
     the first round); by default every round trains into ``config.output``.
+    With ``teacher`` (see :func:`ask_teacher`), round ``rounds + 1`` asks it for
+    the questions still unverified and trains once more.
     """
     if trainer is None:
         def trainer(round_config: TrainConfig, number: int) -> StudentModel:
@@ -268,11 +297,22 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
         reports.append(RoundReport(number, newly, len(verified), len(pool), evaluate(student) if evaluate else None,
                                    relabelled, {i: render_facts(e.facts) for i, e in verified.items()}))
         echo(_describe(reports[-1]))
+    if teacher is not None:
+        residue = [e for e in pool if e.id not in verified]
+        with Solver() as solver:
+            answered = ask_teacher(residue, teacher, solver)
+        student = trainer(replace(config, extra_examples=list(verified.values()) + answered), rounds + 1)
+        reports.append(RoundReport(rounds + 1, 0, len(verified), len(pool), evaluate(student) if evaluate else None,
+                                   0, {i: render_facts(e.facts) for i, e in verified.items()},
+                                   len(residue), len(answered)))
+        echo(_describe(reports[-1]))
     return reports
 
 
 def _describe(report: RoundReport) -> str:
     accuracy = "" if report.test_accuracy is None else f", test accuracy {100 * report.test_accuracy:.1f} %"
     relabelled = f", {report.relabelled} relabelled" if report.relabelled else ""
+    asked = (f", teacher asked about {report.teacher_asked} unverified questions, {report.teacher_verified} verified"
+             if report.teacher_asked else "")
     return (f"round {report.round}: {report.newly_verified} newly verified{relabelled}, "
-            f"{report.verified_total} of {report.unannotated} unannotated questions verified{accuracy}")
+            f"{report.verified_total} of {report.unannotated} unannotated questions verified{asked}{accuracy}")

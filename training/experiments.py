@@ -16,6 +16,13 @@ used and the per-round reports. Each round also
 counts, per subtask, the co-training targets that are identical to the teacher
 annotation the arm withheld (training questions only), which measures how often
 a translation reached the gold answer for a wrong reason.
+
+With ``--ask-teacher``, the questions that no round verified go to the teacher
+after the last round (see :mod:`training.cotrain`), and a last round trains on
+its verified answers too. The teacher's answers are its recorded annotations of
+those questions, the same responses the full arm trains on, so each question
+asked counts as one teacher call, and the arm's teacher calls are its share of
+annotations plus the questions asked.
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="test questions per subtask (default: all)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of both arms: initial weights, batches and the annotations the co-training arm keeps")
+    parser.add_argument("--ask-teacher", action="store_true",
+                        help="after the last round, ask the teacher about the questions still unverified")
     arguments = parser.parse_args()
 
     bbh = BBH()
@@ -84,18 +93,22 @@ def main() -> None:
     print(f"full arm: {annotations} teacher annotations, test accuracy {100 * full_accuracy:.1f} %", flush=True)
 
     partial = replace(base, output=arguments.output / "cotrain", annotated_fraction=arguments.fraction)
+    teacher = teacher_facts(FIRST_FIVE_SUBTASKS)
     rounds = cotrain(partial, arguments.rounds, evaluate=evaluate, policy=arguments.judge, relabel=arguments.relabel,
                      trainer=lambda config, number: trained_or_saved(replace(config,
-                                                                             output=config.output / f"round-{number}")))
-    teacher = teacher_facts(FIRST_FIVE_SUBTASKS)
+                                                                             output=config.output / f"round-{number}")),
+                     teacher=(lambda example: teacher.get(example.id)) if arguments.ask_teacher else None)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
+    used += sum(r.teacher_asked for r in rounds)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
                    f"--steps {arguments.steps} --judge {arguments.judge}"
                    + (" --relabel" if arguments.relabel else "")
                    + (f" --eval-limit {arguments.eval_limit}" if arguments.eval_limit else "")
-                   + (f" --seed {arguments.seed}" if arguments.seed else ""),
+                   + (f" --seed {arguments.seed}" if arguments.seed else "")
+                   + (" --ask-teacher" if arguments.ask_teacher else ""),
         "seed": arguments.seed,
+        "ask_teacher": arguments.ask_teacher,
         "fraction": arguments.fraction,
         "judge": arguments.judge,
         "relabel": arguments.relabel,
