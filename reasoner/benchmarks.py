@@ -364,10 +364,15 @@ def cotrain_section(report: dict, repeats: list[dict]) -> list[str]:
     full = report["full"]["test_accuracy"]
     rounds = report["cotrain"]["rounds"]
     gap, start_gap = 100 * (full - rounds[-1]["test_accuracy"]), 100 * (full - rounds[0]["test_accuracy"])
+    asked = sum(item.get("teacher_asked", 0) for item in rounds)
+    annotations = report["cotrain"]["teacher_annotations"]  # the arm's share, plus the questions asked
     rows = [f"| full annotations | {report['full']['teacher_annotations']} | – | {pct(report['full']['test_accuracy'])} |"]
-    for item in report["cotrain"]["rounds"]:
-        rows.append(f"| {100 * report.get('fraction', 0.25):.0f} % annotations, round {item['round']} | "
-                    f"{report['cotrain']['teacher_annotations']} | {item['verified_total']} | {pct(item['test_accuracy'])} |")
+    for item in rounds:
+        label = f"{100 * report.get('fraction', 0.25):.0f} % annotations, round {item['round']}"
+        if item.get("teacher_asked"):
+            label += f": teacher asked about {item['teacher_asked']} unverified questions, {item['teacher_verified']} verified"
+        rows.append(f"| {label} | {annotations - asked + item.get('teacher_asked', 0)} | {item['verified_total']} | "
+                    f"{pct(item['test_accuracy'])} |")
     return [
         "## Co-training on solver feedback",
         "",
@@ -387,10 +392,28 @@ def cotrain_section(report: dict, repeats: list[dict]) -> list[str]:
         f"After the last round the co-training arm is {abs(gap):.1f} points {'below' if gap >= 0 else 'above'} the full arm;"
         f" before co-training it was {start_gap:.1f} points below.",
         "",
+        *ask_teacher_lines(report),
         *cotrain_subtask_table(report),
         *cotrain_target_table(report),
         *cotrain_seed_table(report, repeats),
     ]
+
+
+def ask_teacher_lines(report: dict) -> list[str]:
+    """Say what asking the teacher about the unverified questions cost and what co-training alone reached."""
+    rounds = report["cotrain"]["rounds"]
+    last = rounds[-1]
+    if not last.get("teacher_asked") or len(rounds) < 2:
+        return []
+    full = report["full"]["test_accuracy"]
+    before = rounds[-2]
+    share = report["cotrain"]["teacher_annotations"] / report["full"]["teacher_annotations"]
+    return [f"With `--ask-teacher`, the teacher was asked about the {last['teacher_asked']} training questions that "
+            f"no round had verified, after round {before['round']}; its answers are its recorded annotations of "
+            "those questions, and each question asked counts as one teacher call. "
+            f"The arm used {report['cotrain']['teacher_annotations']} teacher annotations, {100 * share:.0f} % of the "
+            f"full arm's {report['full']['teacher_annotations']}. Co-training alone (round {before['round']}) was "
+            f"{100 * (full - before['test_accuracy']):.1f} points below the full arm.", ""]
 
 
 def cotrain_seed_table(report: dict, repeats: list[dict]) -> list[str]:

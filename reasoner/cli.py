@@ -417,12 +417,26 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
 @click.option("--cotrain-relabel", is_flag=True,
               help="With --cotrain: translate every unannotated question again each round; a verified "
                    "translation replaces the earlier target.")
+@click.option("--ask-teacher", is_flag=True,
+              help="With --cotrain: after the last round, ask the teacher about the questions still "
+                   "unverified, keep its answers that the solver verifies, and train once more.")
+@click.option("--teacher-config", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="With --ask-teacher: TOML file with base_url, model, api_key (the environment overrides it).")
+@click.option("--teacher-cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"),
+              show_default=True, help="With --ask-teacher: JSON Lines cache of teacher responses.")
+@click.option("--teacher-budget", type=click.IntRange(min=0), default=None,
+              help="With --ask-teacher: most teacher calls to make; cached responses do not count.")
 def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
           augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None, part: str,
           rationale_steps: int, annotated_fraction: float, synthetic: bool, cotrain_rounds: int,
-          cotrain_samples: int, cotrain_judge: str, eval_limit: int | None, cotrain_relabel: bool) -> None:
+          cotrain_samples: int, cotrain_judge: str, eval_limit: int | None, cotrain_relabel: bool,
+          ask_teacher: bool, teacher_config: Path | None, teacher_cache: Path, teacher_budget: int | None) -> None:
     """Train the student on the recorded, verified teacher annotations."""
     from dataclasses import replace
+
+    if ask_teacher and not cotrain_rounds:
+        raise click.UsageError("--ask-teacher asks about the questions co-training leaves unverified; "
+                               "it needs --cotrain ROUNDS")
 
     from tqdm import tqdm
 
@@ -453,11 +467,31 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         packed = [s for p in load_packs_or_fail(RULES_DIR).values() for s in p.subtasks]
         test = [e for name in packed for e in bbh.split(name, "test")[:eval_limit]]
         cotrain(config, cotrain_rounds, cotrain_samples, echo, lambda student: mean_accuracy(student, test),
-                progress_factory, cotrain_judge, cotrain_relabel)
+                progress_factory, cotrain_judge, cotrain_relabel,
+                teacher=open_teacher(teacher_config, teacher_cache, teacher_budget, echo) if ask_teacher else None)
     elif part in ("both", "translator"):
         run_training(config, progress_factory, echo=echo)
     if part in ("both", "rationale"):
         train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
+
+
+def open_teacher(config_path: Path | None, cache: Path, budget: int | None, echo):
+    """Return co-training's teacher callable: the configured endpoint behind the response cache.
+
+    The recorded annotations answer from the cache, as in ``reason distill``.
+    """
+    from training.annotate import RECORD_DIR
+    from training.cotrain import live_teacher
+    from training.records import read_jsonl
+    from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
+
+    try:
+        teacher = Teacher(TeacherConfig.load(config_path), ResponseCache(cache))
+    except TeacherError as error:
+        raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
+    for path in sorted(RECORD_DIR.glob("*.jsonl")):
+        teacher.seed_from_records(read_jsonl(path))
+    return live_teacher(teacher, budget, echo)
 
 
 @main.command()

@@ -88,3 +88,19 @@ def test_below_target_line_names_subtasks():
     assert "navigate" not in line
     assert "snarks" not in line  # no pack serves it
     assert below_target_line({"subtasks": full["subtasks"][1:2]})[0] == "Every packed subtask reaches 97 %."
+
+
+def test_section_counts_teacher_calls():
+    report = make_report(by_subtask=False)
+    report["command"] += " --ask-teacher"
+    report["cotrain"]["teacher_annotations"] = 226 + 90
+    report["cotrain"]["rounds"].append({"round": 2, "newly_verified": 0, "verified_total": 500, "unannotated": 676,
+                                        "test_accuracy": 0.89, "teacher_asked": 90, "teacher_verified": 88})
+    lines = cotrain_section(report, [])
+    assert "| 25 % annotations, round 1 | 226 | 500 | 85.0 |" in lines
+    assert "| 25 % annotations, round 2: teacher asked about 90 unverified questions, 88 verified | 316 | 500 | 89.0 |" in lines
+    text = "\n".join(lines)
+    assert "the co-training arm is 1.0 points below the full arm" in text
+    assert "The arm used 316 teacher annotations, 35 % of the full arm's 902" in text
+    assert "Co-training alone (round 1) was 5.0 points below the full arm" in text
+    assert "--ask-teacher" not in "\n".join(cotrain_section(make_report(by_subtask=False), []))

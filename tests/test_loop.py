@@ -14,11 +14,11 @@ from pathlib import Path
 from reasoner.bbh import BBH
 from reasoner.packs import load_pack
 from teacher_server import ReplayTeacher
-from training.cotrain import cotrain
+from training.cotrain import cotrain, live_teacher
 from training.distill import distill
 from training.records import read_jsonl
 from training.rulelearn import TrainingCase, learn_rules, pack_accuracy
-from training.teacher import ResponseCache, Teacher, TeacherConfig, sha256_text
+from training.teacher import ResponseCache, Teacher, TeacherConfig, cache_key, sha256_text
 from training.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,16 +50,29 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
     assert report.verified == 5
     assert len(read_jsonl(record_dir / "boolean_expressions.jsonl")) == 5
 
-    # 2. Co-train: one round over the five questions without annotations.
+    # 2. Co-train: one round over the five questions without annotations. Then the teacher, which now
+    #    has a response for every training question, is asked about those the round left unverified; one of its
+    #    answers is wrong and is not trained on.
     config = TrainConfig(output=tmp_path / "student", data=bbh.root, steps=2, batch_size=4, router_batch_size=4,
                          augment_copies=1, sizes=TINY, log_every=1, warmup=1, synthetic=False,
                          subtasks=["boolean_expressions"], cache=tmp_path / "encodings.pt", record_dir=record_dir)
+    unannotated = records[5:10]
+    wrong = unannotated[0]
+    everything = {**{sha256_text(r["question"]): r["facts"] for r in unannotated},
+                  sha256_text(wrong["question"]): f'token(1,"{"False" if wrong["answer"] == "True" else "True"}").'}
     lines: list[str] = []
-    rounds = cotrain(config, rounds=1, samples=2, echo=lines.append)
-    assert [r.round for r in rounds] == [0, 1]
+    with ReplayTeacher(everything) as server:
+        teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", backoff=0.01),
+                          ResponseCache(tmp_path / "cache.jsonl"))
+        rounds = cotrain(config, rounds=1, samples=2, echo=lines.append, teacher=live_teacher(teacher))
+    assert [r.round for r in rounds] == [0, 1, 2]
     assert rounds[1].unannotated == 5
     assert 0 <= rounds[1].verified_total <= 5
     assert any(line.startswith("round 1: ") for line in lines)
+    asked = 5 - rounds[1].verified_total
+    assert teacher.calls == asked == rounds[2].teacher_asked
+    right_asked = sum(1 for r in unannotated[1:] if f"boolean_expressions/{records.index(r)}" not in rounds[1].targets)
+    assert rounds[2].teacher_verified == right_asked
 
     # 3. Propose and admit: the pack without "not" gets it back from the recorded proposal.
     pack_dir = tmp_path / "packs" / "boolean_expressions"
@@ -313,7 +326,7 @@ def test_relabel_replaces_earlier_targets(tmp_path, monkeypatch):
     assert trained_on[2][question_id] == shortcut
 
 
-def test_teacher_answers_only_what_no_round_verified(tmp_path, monkeypatch):
+def test_teacher_gets_unverified_questions_only(tmp_path, monkeypatch):
     """After the last round the teacher gets the unverified questions; only its verified answers are trained on."""
     import training.cotrain as cotrain_module
     from reasoner.facts import parse_facts, render_facts
@@ -352,6 +365,31 @@ def test_teacher_answers_only_what_no_round_verified(tmp_path, monkeypatch):
     assert trained_on[2] == {ids[0]: ("cotrain", render_facts(parse_facts(train_records[0]["facts"]))),
                              ids[1]: ("annotation", render_facts(parse_facts(train_records[1]["facts"])))}
     assert "teacher asked about 3 unverified questions, 1 verified" in lines[-1]
+
+
+def test_live_teacher_budget(tmp_path):
+    """Cached responses answer past the budget; an uncached question then gets none; an error is echoed."""
+    from training.annotate import prompt_path
+    from training.dataset import Example
+
+    cached, uncached = (Example(f"boolean_expressions/{i}", f"not ( {v} ) is", "boolean_expressions", None,
+                                "route-only", "False") for i, v in enumerate(("True", "True and True")))
+    prompt = prompt_path("boolean_expressions").read_text(encoding="utf-8")
+    with ReplayTeacher({sha256_text(uncached.text): 'token(1,"not").'}) as server:
+        teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", max_retries=0),
+                          ResponseCache(tmp_path / "cache.jsonl"))
+        teacher.cache.put({"key": cache_key("replay", sha256_text(prompt), sha256_text(cached.text),
+                                            teacher.config.parameters()),
+                           "response": "```\ntoken(1,\"not\").\n```"}, persist=False)
+        spent = live_teacher(teacher, budget=0)
+        assert spent(cached) == 'token(1,"not").\n'  # from the cache, with the code fence cleaned away
+        assert spent(uncached) is None and teacher.calls == 0
+        echoed: list[str] = []
+        open_budget = live_teacher(teacher, echo=echoed.append)
+        assert open_budget(uncached) == 'token(1,"not").\n' and teacher.calls == 1
+        unknown = Example("boolean_expressions/9", "True or False is", "boolean_expressions", None, "route-only", "True")
+        assert open_budget(unknown) is None
+        assert echoed and echoed[0].startswith("boolean_expressions/9: ")
 
 
 def test_target_agreement_per_subtask():

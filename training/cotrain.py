@@ -76,8 +76,10 @@ from reasoner.packs import Pack, load_packs
 from reasoner.solver import Solver
 from reasoner.student import NO_PACK, StudentModel
 from reasoner.student.decoding import Candidate
+from training.annotate import clean_response, prompt_path
 from training.dataset import Example, load_examples
 from training.feedback import Verdict, judge
+from training.teacher import Teacher, TeacherError
 from training.train import TrainConfig, train
 
 
@@ -228,6 +230,29 @@ def ask_teacher(residue: list[Example], teacher: Callable[[Example], str | None]
         answered.append(Example(example.id, example.text, example.route, parse_facts(facts), "annotation",
                                 example.target))
     return answered
+
+
+def live_teacher(teacher: Teacher, budget: int | None = None,
+                 echo: Callable[[str], None] = print) -> Callable[[Example], str | None]:
+    """Return a :func:`ask_teacher` callable that asks ``teacher`` with the pack's annotation prompt.
+
+    Cached responses answer without a call. Once ``budget`` calls are made, a
+    question whose response is not cached gets no answer; so does one the
+    teacher fails on (the error is echoed).
+    """
+    calls_before = teacher.calls
+
+    def answer(example: Example) -> str | None:
+        prompt = prompt_path(example.route).read_text(encoding="utf-8")
+        if budget is not None and teacher.calls - calls_before >= budget and not teacher.is_cached(prompt, example.text):
+            return None
+        try:
+            return clean_response(teacher.ask(prompt, example.text).text)
+        except TeacherError as error:
+            echo(f"{example.id}: {error}")
+            return None
+
+    return answer
 
 
 def accepted_candidate(scores: list[float], verdicts: list[Verdict], policy: str) -> int | None:
