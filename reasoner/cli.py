@@ -12,6 +12,9 @@ Results go to standard output and logs to standard error. Exit codes:
 70    internal error (a bug: please report it with the question)
 1     a check failed (``reason rules check`` or ``reason rules test``)
 ====  ==========================================================================
+
+``reason solve`` with several files exits with the code of the worst answer: 4
+when one has no answer, else 3 when one is unverified, else 0.
 """
 
 from __future__ import annotations
@@ -216,7 +219,7 @@ def write_program(answer, directory: Path, pack) -> Path:
 
 
 @main.command()
-@click.argument("question_file", metavar="FILE")
+@click.argument("question_files", metavar="FILE...", nargs=-1, required=True)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--pack", default=None, help="Use this rule pack instead of the router's choice.")
@@ -233,17 +236,30 @@ def write_program(answer, directory: Path, pack) -> Path:
 @click.option("--explain", "explain_answer", is_flag=True,
               help="Show the derivation of a verified answer: each derived atom with its rule (file:line).")
 @click.option("--emit-program", type=click.Path(path_type=Path), default=None,
-              help="Write the facts and rule files of a verified answer into this directory.")
+              help="Write the facts and rule files of a verified answer into this directory (one FILE only).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_EVAL_BATCH, show_default=True,
+              help="With several files: questions answered together.")
 @click.option("--allow-script", is_flag=True, help="Run rule packs that contain #script or #include.")
-def solve(question_file: str, output_format: str, pack: str | None, model: Path, base_model: Path | None,
+def solve(question_files: tuple[str, ...], output_format: str, pack: str | None, model: Path, base_model: Path | None,
           rules: Path, time_limit: float, translate_limit: float, explain_answer: bool, emit_program: Path | None,
-          allow_script: bool) -> None:
-    """Answer the question in FILE ('-' reads standard input)."""
-    text = read_question(question_file)
+          batch_size: int, allow_script: bool) -> None:
+    """Answer the question in each FILE ('-' reads standard input).
+
+    With several files, every file is read before any is answered, answers are
+    printed in the order of the files, and the exit code is that of the worst
+    answer: 4 when one has no answer, else 3 when one is unverified, else 0.
+    """
+    if question_files.count("-") > 1:
+        raise ReasonError("standard input ('-') can be read only once; pass it as one FILE", EXIT_USAGE)
+    if emit_program is not None and len(question_files) > 1:
+        raise ReasonError("--emit-program writes the program of one answer; pass one FILE with it", EXIT_USAGE)
+    texts = [read_question(path) for path in question_files]
     if emit_program is not None and emit_program.exists() and not emit_program.is_dir():
         raise ReasonError(f"--emit-program {emit_program} is a file; pass a folder to write the program into",
                           EXIT_USAGE)
     reasoner = load_reasoner(model, base_model, rules, time_limit, allow_script, translate_limit)
+    several = len(texts) > 1
+    answers = []
     try:
         if pack is not None and pack not in reasoner.student.space.packs:
             known = ", ".join(sorted(reasoner.student.space.packs))
@@ -251,15 +267,31 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
                 raise ReasonError(f"the student was not trained for the pack {pack!r}, so train one with "
                                   f"`reason train`. It translates for: {known}", EXIT_USAGE)
             raise ReasonError(f"unknown pack {pack!r}; the student translates for: {known}", EXIT_USAGE)
-        answer = reasoner.answer(text, pack=pack, explain_answer=explain_answer)
+        if several and output_format == "json":
+            click.echo("[")
+        # Each batch is printed before the next is answered, so a long run shows its answers as they come.
+        for start in range(0, len(texts), batch_size):
+            batch = reasoner.answer_many(texts[start:start + batch_size], pack=pack, explain_answer=explain_answer)
+            for number, answer in enumerate(batch, start):
+                if output_format == "json":
+                    report = json.dumps(answer_json(answer, question_files[number], reasoner.packs),
+                                        ensure_ascii=False, indent=2)
+                    separator = "," if several and number < len(texts) - 1 else ""
+                    click.echo(report + separator)
+                else:
+                    if several and number > 0:
+                        click.echo()
+                    if several:
+                        click.echo(f"==> {question_files[number]} <==")
+                    _print_text(answer, rules, reasoner.packs)
+            answers += batch
+        if several and output_format == "json":
+            click.echo("]")
     finally:
         reasoner.close()
 
-    if output_format == "json":
-        click.echo(json.dumps(answer_json(answer, question_file, reasoner.packs), ensure_ascii=False, indent=2))
-    else:
-        _print_text(answer, rules, reasoner.packs)
     if emit_program is not None:
+        answer = answers[0]
         if answer.verified:
             try:
                 write_program(answer, emit_program, reasoner.packs[answer.pack])
@@ -269,9 +301,9 @@ def solve(question_file: str, output_format: str, pack: str | None, model: Path,
             log.info("wrote the program to %s", emit_program)
         else:
             log.warning("no program written: the answer is not verified")
-    if answer.answer is None:
+    if any(answer.answer is None for answer in answers):
         sys.exit(EXIT_NO_ANSWER)
-    sys.exit(EXIT_VERIFIED if answer.verified else EXIT_UNVERIFIED)
+    sys.exit(EXIT_VERIFIED if all(answer.verified for answer in answers) else EXIT_UNVERIFIED)
 
 
 def _print_text(answer, rules: Path, packs: dict) -> None:

@@ -157,15 +157,64 @@ def test_translate_limit_falls_back():
     assert b"Traceback" not in result.stderr
 
 
+SARCASM = ("Which statement is sarcastic?\nOptions:\n(A) Oh great, another Monday, just what I needed.\n"
+           "(B) Mondays are the first working day of the week.\n")
+
+
+def test_several_files_answered_in_order(tmp_path):
+    """Each answer gets its file's header, in the order given; one unverified answer makes the exit code 3."""
+    from reasoner.cli import EXIT_UNVERIFIED
+
+    answers = json.loads((ROOT / "examples" / "answers.json").read_text(encoding="utf-8"))
+    sarcasm = tmp_path / "sarcasm.txt"
+    sarcasm.write_text(SARCASM, encoding="utf-8")
+    files = ["examples/liars_chain.txt", str(sarcasm), "examples/card_game.txt"]
+    result = run(["solve", *files, "--batch-size", "2"])
+    assert result.returncode == EXIT_UNVERIFIED, result.stderr.decode()
+    blocks = result.stdout.decode().split("\n\n")
+    assert [block.splitlines()[0] for block in blocks] == [f"==> {name} <==" for name in files]
+    assert blocks[0].splitlines()[1] == answers["liars_chain.txt"]["answer"]
+    assert blocks[0].splitlines()[2].startswith("verified:")
+    assert blocks[1].splitlines()[2].startswith("unverified:")
+    assert blocks[2].splitlines()[1] == answers["card_game.txt"]["answer"]
+
+
+def test_several_files_as_json_array():
+    files = ["examples/liars_chain.txt", "examples/bakery_window.txt"]
+    result = run(["solve", *files, "--format", "json"])
+    assert result.returncode == EXIT_VERIFIED, result.stderr.decode()
+    reports = json.loads(result.stdout)
+    assert [report["Input"] for report in reports] == [[name] for name in files]
+    assert [report["Answer"] for report in reports] == ["Yes", "(A)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-", "-"], b"standard input ('-') can be read only once"),
+    (["examples/boolean.txt", "examples/card_game.txt", "--emit-program", "out"], b"pass one FILE with it"),
+])
+def test_several_files_usage_errors(args, message):
+    result = run(["solve", *args])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_bad_file_among_several_stops_before_answering(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    result = run(["solve", "examples/boolean.txt", str(empty)])
+    assert result.returncode == EXIT_INVALID_INPUT
+    assert result.stdout == b""
+    assert result.stderr.decode().strip() == f"reason: error: {empty} is empty; write the question into it"
+
+
 def write_small_bbh(root: Path) -> dict[str, list[dict]]:
     """Write a BBH-shaped folder of project-written questions, all on the test side of the split."""
     by_subtask: dict[str, list[dict]] = {}
     for item in unseen_questions():
         if item["pack"] in ("web_of_lies", "navigate", "boolean_expressions"):
             by_subtask.setdefault(item["pack"], []).append({"input": item["question"], "target": item["answer"]})
-    by_subtask["snarks"] = [{"input": "Which statement is sarcastic?\nOptions:\n(A) Oh great, another Monday, "
-                                      "just what I needed.\n(B) Mondays are the first working day of the week.",
-                             "target": "(A)"}]
+    by_subtask["snarks"] = [{"input": SARCASM.strip(), "target": "(A)"}]
     (root / "bbh").mkdir()
     for subtask, examples in by_subtask.items():
         (root / "bbh" / f"{subtask}.json").write_text(json.dumps({"examples": examples}), encoding="utf-8")
