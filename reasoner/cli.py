@@ -510,7 +510,7 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
 def open_teacher(config_path: Path | None, cache: Path, budget: int | None, echo):
     """Return co-training's teacher callable: the configured endpoint behind the response cache.
 
-    The recorded annotations answer from the cache, as in ``reason distill``.
+    The recorded annotations are served from the cache, as in ``reason distill``.
     """
     from training.annotate import RECORD_DIR
     from training.cotrain import live_teacher

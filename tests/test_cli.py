@@ -199,7 +199,7 @@ def test_several_files_usage_errors(args, message):
     assert b"Traceback" not in result.stderr
 
 
-def test_bad_file_among_several_stops_before_answering(tmp_path):
+def test_bad_file_stops_several_files(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     result = run(["solve", "examples/boolean.txt", str(empty)])
