@@ -364,14 +364,14 @@ def cotrain_section(report: dict, repeats: list[dict]) -> list[str]:
     full = report["full"]["test_accuracy"]
     rounds = report["cotrain"]["rounds"]
     gap, start_gap = 100 * (full - rounds[-1]["test_accuracy"]), 100 * (full - rounds[0]["test_accuracy"])
-    asked = sum(item.get("teacher_asked", 0) for item in rounds)
-    annotations = report["cotrain"]["teacher_annotations"]  # the arm's share, plus the questions asked
+    share = initial_annotations(report)
     rows = [f"| full annotations | {report['full']['teacher_annotations']} | – | {pct(report['full']['test_accuracy'])} |"]
     for item in rounds:
         label = f"{100 * report.get('fraction', 0.25):.0f} % annotations, round {item['round']}"
         if item.get("teacher_asked"):
-            label += f": teacher asked about {item['teacher_asked']} unverified questions, {item['teacher_verified']} verified"
-        rows.append(f"| {label} | {annotations - asked + item.get('teacher_asked', 0)} | {item['verified_total']} | "
+            label += (f": the teacher answered {item['teacher_asked']} unverified questions, "
+                      f"{item['teacher_verified']} verified")
+        rows.append(f"| {label} | {share + item.get('teacher_verified', 0)} | {item['verified_total']} | "
                     f"{pct(item['test_accuracy'])} |")
     return [
         "## Co-training on solver feedback",
@@ -399,21 +399,31 @@ def cotrain_section(report: dict, repeats: list[dict]) -> list[str]:
     ]
 
 
+def initial_annotations(report: dict) -> int:
+    """Return the teacher annotations the co-training arm started from (its share of the full arm's)."""
+    verified = sum(item.get("teacher_verified", 0) for item in report["cotrain"]["rounds"])
+    return report["cotrain"]["teacher_annotations"] - verified
+
+
 def ask_teacher_lines(report: dict) -> list[str]:
     """Say what asking the teacher about the unverified questions cost and what co-training alone reached."""
     rounds = report["cotrain"]["rounds"]
     last = rounds[-1]
     if not last.get("teacher_asked") or len(rounds) < 2:
         return []
-    full = report["full"]["test_accuracy"]
+    full = report["full"]
     before = rounds[-2]
-    share = report["cotrain"]["teacher_annotations"] / report["full"]["teacher_annotations"]
-    return [f"With `--ask-teacher`, the teacher was asked about the {last['teacher_asked']} training questions that "
-            f"no round had verified, after round {before['round']}; its answers are its recorded annotations of "
-            "those questions, and each question asked counts as one teacher call. "
-            f"The arm used {report['cotrain']['teacher_annotations']} teacher annotations, {100 * share:.0f} % of the "
-            f"full arm's {report['full']['teacher_annotations']}. Co-training alone (round {before['round']}) was "
-            f"{100 * (full - before['test_accuracy']):.1f} points below the full arm.", ""]
+    share = initial_annotations(report)
+    calls = report["cotrain"].get("teacher_calls", share + last["teacher_asked"])
+    trained = report["cotrain"]["teacher_annotations"]
+    return [f"With `--ask-teacher`, the teacher was asked about the training questions that no round had verified, "
+            f"after round {before['round']}. It answered {last['teacher_asked']}, and the solver verified "
+            f"{last['teacher_verified']} of its answers. Here its answers are its recorded annotations of those "
+            "questions, and only responses that the solver verified were recorded. Counting one call per "
+            f"annotation the arm started from and one per question asked, the arm made {calls} teacher calls and "
+            f"trained on {trained} teacher annotations, {100 * trained / full['teacher_annotations']:.0f} % of the "
+            f"full arm's {full['teacher_annotations']}. Co-training alone (round {before['round']}) was "
+            f"{100 * (full['test_accuracy'] - before['test_accuracy']):.1f} points below the full arm.", ""]
 
 
 def cotrain_seed_table(report: dict, repeats: list[dict]) -> list[str]:
@@ -441,7 +451,9 @@ RELABEL_TEXT = (" With `--relabel`, every round translates all unannotated quest
 
 def cotrain_target_table(report: dict) -> list[str]:
     """Return, per subtask and round, the targets and how many equal the withheld teacher annotation."""
-    rounds = [item for item in report["cotrain"]["rounds"] if item.get("targets_by_subtask")]
+    # The teacher's round trains on the same co-training targets as the round before it.
+    rounds = [item for item in report["cotrain"]["rounds"]
+              if item.get("targets_by_subtask") and not item.get("teacher_asked")]
     if not rounds:
         return []
     subtasks = sorted({name for item in rounds for name in item["targets_by_subtask"]})
@@ -464,7 +476,8 @@ def cotrain_subtask_table(report: dict) -> list[str]:
     rounds = report["cotrain"]["rounds"]
     if not full or any("test_accuracy_by_subtask" not in item for item in rounds):
         return []
-    header = "| subtask | full annotations % | " + " | ".join(f"round {item['round']} %" for item in rounds) + " |"
+    header = "| subtask | full annotations % | " + " | ".join(
+        f"round {item['round']}{' (teacher)' if item.get('teacher_asked') else ''} %" for item in rounds) + " |"
     rows = [header, "| --- " * (2 + len(rounds)) + "|"]
     for subtask in sorted(full):
         cells = [pct(item["test_accuracy_by_subtask"].get(subtask)) for item in rounds]

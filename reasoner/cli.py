@@ -457,7 +457,8 @@ def evaluate_command(split: str, subtasks: str, data: Path, model: Path, base_mo
 @click.option("--teacher-cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"),
               show_default=True, help="With --ask-teacher: JSON Lines cache of teacher responses.")
 @click.option("--teacher-budget", type=click.IntRange(min=0), default=None,
-              help="With --ask-teacher: most teacher calls to make; cached responses do not count.")
+              help="With --ask-teacher: most teacher calls to make. Cached responses and failed "
+                   "requests do not count.")
 def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_size: int, seed: int,
           augment_copies: int, max_examples: int | None, d_model: int | None, layers: int | None, part: str,
           rationale_steps: int, annotated_fraction: float, synthetic: bool, cotrain_rounds: int,
@@ -467,8 +468,7 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     from dataclasses import replace
 
     if ask_teacher and not cotrain_rounds:
-        raise click.UsageError("--ask-teacher asks about the questions co-training leaves unverified; "
-                               "it needs --cotrain ROUNDS")
+        raise click.UsageError("--ask-teacher requires --cotrain ROUNDS")
 
     from tqdm import tqdm
 
@@ -491,39 +491,58 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         click.echo(line, err=True)
 
     if part in ("both", "translator") and cotrain_rounds:
-        from reasoner.bbh import BBH
+        from reasoner.bbh import BBH, DataError
         from reasoner.evaluate import mean_accuracy
-        from training.cotrain import cotrain
+        from training.cotrain import cotrain, live_teacher
 
-        bbh = BBH(data)
+        # The teacher and the test split are set up before the first training, so that a bad setting fails at once.
+        teacher = None
+        if ask_teacher:
+            teacher = open_teacher(teacher_config, teacher_cache, "--teacher-cache", require_endpoint=True)
         packed = [s for p in load_packs_or_fail(RULES_DIR).values() for s in p.subtasks]
-        test = [e for name in packed for e in bbh.split(name, "test")[:eval_limit]]
+        try:
+            bbh = BBH(data)
+            test = [e for name in packed for e in bbh.split(name, "test")[:eval_limit]]
+        except DataError as error:
+            raise ReasonError(f"{error}; co-training measures every packed subtask's test split", EXIT_UNAVAILABLE) from None
         cotrain(config, cotrain_rounds, cotrain_samples, echo, lambda student: mean_accuracy(student, test),
                 progress_factory, cotrain_judge, cotrain_relabel,
-                teacher=open_teacher(teacher_config, teacher_cache, teacher_budget, echo) if ask_teacher else None)
+                teacher=live_teacher(teacher, teacher_budget, echo) if teacher else None)
+        if teacher:
+            echo(f"teacher calls {teacher.calls}, cache hits {teacher.hits}")
     elif part in ("both", "translator"):
         run_training(config, progress_factory, echo=echo)
     if part in ("both", "rationale"):
         train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
 
 
-def open_teacher(config_path: Path | None, cache: Path, budget: int | None, echo):
-    """Return co-training's teacher callable: the configured endpoint behind the response cache.
+def open_teacher(config_path: Path | None, cache: Path, cache_option: str, require_endpoint: bool = False):
+    """Return the configured teacher behind its response cache, seeded with the recorded annotations.
 
-    The recorded annotations are served from the cache, as in ``reason distill``.
+    A record answers from the cache only when it was made with the current prompt
+    file of its pack; the others would become live calls. ``require_endpoint``
+    fails at once when no endpoint is configured, before hours of training.
     """
-    from training.annotate import RECORD_DIR
-    from training.cotrain import live_teacher
+    from reasoner.bbh import SUBTASKS
+    from training.annotate import record_path
     from training.records import read_jsonl
     from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
 
     try:
-        teacher = Teacher(TeacherConfig.load(config_path), ResponseCache(cache))
+        config = TeacherConfig.load(config_path)
     except TeacherError as error:
         raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
-    for path in sorted(RECORD_DIR.glob("*.jsonl")):
-        teacher.seed_from_records(read_jsonl(path))
-    return live_teacher(teacher, budget, echo)
+    if require_endpoint and not (config.base_url and config.model):
+        raise ReasonError("no teacher endpoint configured; set REASON_TEACHER_URL and REASON_TEACHER_MODEL "
+                          "or pass --teacher-config", EXIT_UNAVAILABLE)
+    try:
+        teacher = Teacher(config, ResponseCache(cache))
+    except OSError as error:
+        raise ReasonError(f"cannot read the teacher cache {cache}: {error.strerror or error}; "
+                          f"pass {cache_option} a JSON Lines file", EXIT_USAGE) from None
+    for subtask in SUBTASKS:
+        teacher.seed_from_records(read_jsonl(record_path(subtask)))
+    return teacher
 
 
 @main.command()
@@ -536,28 +555,21 @@ def open_teacher(config_path: Path | None, cache: Path, budget: int | None, echo
 @click.option("--cache", type=click.Path(path_type=Path), default=Path(".cache/teacher.jsonl"), show_default=True,
               help="JSON Lines cache of teacher responses.")
 @click.option("--budget", type=click.IntRange(min=0), default=None,
-              help="Most teacher calls to make; cached responses do not count.")
+              help="Most teacher calls to make. Cached responses and failed requests do not count.")
 def distill(subtasks: str, data: Path, teacher_config: Path | None, cache: Path, budget: int | None) -> None:
     """Have the teacher annotate training questions; keep the annotations clingo verifies."""
     from reasoner.bbh import BBH, DataError
     from reasoner.packs import load_packs
     from reasoner.solver import Solver
     from training.distill import distill as run_distill
-    from training.records import read_jsonl
-    from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
 
     try:
         bbh = BBH(data)
-        config = TeacherConfig.load(teacher_config)
-    except (DataError, TeacherError) as error:
+    except DataError as error:
         raise ReasonError(str(error), EXIT_UNAVAILABLE) from None
     packed = [s for p in load_packs(RULES_DIR).values() for s in p.subtasks]
     names = packed if subtasks == "packed" else [s.strip() for s in subtasks.split(",") if s.strip()]
-    teacher = Teacher(config, ResponseCache(cache))
-    from training.annotate import RECORD_DIR
-
-    for path in sorted(RECORD_DIR.glob("*.jsonl")):
-        teacher.seed_from_records(read_jsonl(path))
+    teacher = open_teacher(teacher_config, cache, "--cache")
     with Solver() as solver:
         report = run_distill(bbh, names, teacher, solver, budget, echo=lambda line: click.echo(line, err=True))
     click.echo(f"teacher calls {report.calls}, cache hits {report.cache_hits}, "

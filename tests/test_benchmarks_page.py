@@ -91,16 +91,22 @@ def test_below_target_line_names_subtasks():
 
 
 def test_section_counts_teacher_calls():
-    report = make_report(by_subtask=False)
+    report = make_report(by_subtask=True)
     report["command"] += " --ask-teacher"
-    report["cotrain"]["teacher_annotations"] = 226 + 90
+    report["cotrain"]["teacher_annotations"] = 226 + 88
+    report["cotrain"]["teacher_calls"] = 226 + 90
+    report["cotrain"]["rounds"][1]["targets_by_subtask"] = {"navigate": {"targets": 60, "identical_to_teacher": 41}}
     report["cotrain"]["rounds"].append({"round": 2, "newly_verified": 0, "verified_total": 500, "unannotated": 676,
-                                        "test_accuracy": 0.89, "teacher_asked": 90, "teacher_verified": 88})
+                                        "test_accuracy": 0.89, "teacher_asked": 90, "teacher_verified": 88,
+                                        "test_accuracy_by_subtask": {"web_of_lies": 1.0, "navigate": 0.78},
+                                        "targets_by_subtask": {"navigate": {"targets": 60, "identical_to_teacher": 41}}})
     lines = cotrain_section(report, [])
     assert "| 25 % annotations, round 1 | 226 | 500 | 85.0 |" in lines
-    assert "| 25 % annotations, round 2: teacher asked about 90 unverified questions, 88 verified | 316 | 500 | 89.0 |" in lines
+    assert "| 25 % annotations, round 2: the teacher answered 90 unverified questions, 88 verified | 314 | 500 | 89.0 |" in lines
     text = "\n".join(lines)
     assert "the co-training arm is 1.0 points below the full arm" in text
-    assert "The arm used 316 teacher annotations, 35 % of the full arm's 902" in text
+    assert "the arm made 316 teacher calls and trained on 314 teacher annotations, 35 % of the full arm's 902" in text
     assert "Co-training alone (round 1) was 5.0 points below the full arm" in text
+    assert "| subtask | full annotations % | round 0 % | round 1 % | round 2 (teacher) % |" in lines
+    assert "| subtask | round 1 |" in lines  # the teacher's round adds no co-training targets
     assert "--ask-teacher" not in "\n".join(cotrain_section(make_report(by_subtask=False), []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 REASON = [sys.executable, "-m", "reasoner.cli"]
 
 
-def run(args, stdin: bytes | None = None, cwd: Path = ROOT):
-    return subprocess.run(REASON + list(args), input=stdin, capture_output=True, cwd=cwd, timeout=300)
+def run(args, stdin: bytes | None = None, cwd: Path = ROOT, env: dict[str, str] | None = None):
+    return subprocess.run(REASON + list(args), input=stdin, capture_output=True, cwd=cwd, timeout=300, env=env)
+
+
+def teacher_env(**values: str) -> dict[str, str]:
+    """Return this environment without teacher settings, plus ``values``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REASON_TEACHER_")}
+    return env | values
 
 
 @pytest.mark.parametrize(
@@ -244,3 +251,29 @@ def test_eval_answers_in_batches(tmp_path, workers, batch_size):
             assert answer["correct"], answer
             assert answer["has_derivation"]
     assert f"batches of {batch_size}" in result.stdout.decode()
+
+
+def test_distill_replays_recorded_annotations(tmp_path):
+    """reason distill seeds its cache from the records and, with a budget of 0, makes no call."""
+    write_small_bbh(tmp_path)
+    result = run(["distill", "--subtasks", "boolean_expressions", "--data", str(tmp_path), "--budget", "0",
+                  "--cache", str(tmp_path / "cache.jsonl")], env=teacher_env())
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.startswith(b"teacher calls 0, cache hits 0")
+
+
+def test_ask_teacher_setup_fails_before_training(tmp_path):
+    write_small_bbh(tmp_path)
+    train = ["train", "--cotrain", "1", "--ask-teacher", "--data", str(tmp_path), "--output", str(tmp_path / "student")]
+    result = run(train, env=teacher_env())
+    assert result.returncode == 69
+    assert b"no teacher endpoint configured" in result.stderr
+    endpoint = teacher_env(REASON_TEACHER_URL="http://127.0.0.1:9/v1", REASON_TEACHER_MODEL="replay")
+    result = run([*train, "--teacher-cache", str(tmp_path)], env=endpoint)
+    assert result.returncode == 2
+    assert f"cannot read the teacher cache {tmp_path}".encode() in result.stderr
+    assert b"Traceback" not in result.stderr
+    result = run(train[:3] + train[4:], env=teacher_env())  # no --ask-teacher; the small folder lacks subtasks
+    assert result.returncode == 69
+    assert b"co-training measures every packed subtask's test split" in result.stderr
+    assert not (tmp_path / "student").exists()

@@ -51,15 +51,16 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
     assert len(read_jsonl(record_dir / "boolean_expressions.jsonl")) == 5
 
     # 2. Co-train: one round over the five questions without annotations. Then the teacher, which now
-    #    has a response for every training question, is asked about those the round left unverified; one of its
-    #    answers is wrong and is not trained on.
+    #    has a response for every training question, is asked about those the round left unverified. Only one
+    #    of its answers is right, and only that one is kept.
     config = TrainConfig(output=tmp_path / "student", data=bbh.root, steps=2, batch_size=4, router_batch_size=4,
                          augment_copies=1, sizes=TINY, log_every=1, warmup=1, synthetic=False,
                          subtasks=["boolean_expressions"], cache=tmp_path / "encodings.pt", record_dir=record_dir)
     unannotated = records[5:10]
-    wrong = unannotated[0]
-    everything = {**{sha256_text(r["question"]): r["facts"] for r in unannotated},
-                  sha256_text(wrong["question"]): f'token(1,"{"False" if wrong["answer"] == "True" else "True"}").'}
+    right = unannotated[0]
+    everything = {sha256_text(r["question"]): f'token(1,"{"False" if r["answer"] == "True" else "True"}").'
+                  for r in unannotated[1:]}
+    everything[sha256_text(right["question"])] = right["facts"]
     lines: list[str] = []
     with ReplayTeacher(everything) as server:
         teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", backoff=0.01),
@@ -71,8 +72,9 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
     assert any(line.startswith("round 1: ") for line in lines)
     asked = 5 - rounds[1].verified_total
     assert teacher.calls == asked == rounds[2].teacher_asked
-    right_asked = sum(1 for r in unannotated[1:] if f"boolean_expressions/{records.index(r)}" not in rounds[1].targets)
+    right_asked = f"boolean_expressions/{records.index(right)}" not in rounds[1].targets
     assert rounds[2].teacher_verified == right_asked
+    assert rounds[2].teacher_asked > rounds[2].teacher_verified  # a wrong answer was given, and rejected
 
     # 3. Propose and admit: the pack without "not" gets it back from the recorded proposal.
     pack_dir = tmp_path / "packs" / "boolean_expressions"
@@ -360,36 +362,56 @@ def test_teacher_gets_unverified_questions_only(tmp_path, monkeypatch):
 
     assert asked == ids[1:]
     assert [r.round for r in rounds] == [0, 1, 2]
-    assert (rounds[2].teacher_asked, rounds[2].teacher_verified) == (3, 1)
+    assert rounds[2].teacher_asked == 2  # the question without a reply does not count
+    assert rounds[2].teacher_verified == 1
     assert rounds[2].verified_total == 1 and list(rounds[2].targets) == [ids[0]]
     assert trained_on[2] == {ids[0]: ("cotrain", render_facts(parse_facts(train_records[0]["facts"]))),
                              ids[1]: ("annotation", render_facts(parse_facts(train_records[1]["facts"])))}
-    assert "teacher asked about 3 unverified questions, 1 verified" in lines[-1]
+    assert "the teacher answered 2 unverified questions, 1 verified" in lines[-1]
 
 
 def test_live_teacher_budget(tmp_path):
-    """Cached responses answer past the budget; an uncached question then gets none; an error is echoed."""
+    """Cached responses answer past the budget, and calls made before the budget's teacher was set up do not count."""
     from training.annotate import prompt_path
     from training.dataset import Example
 
-    cached, uncached = (Example(f"boolean_expressions/{i}", f"not ( {v} ) is", "boolean_expressions", None,
-                                "route-only", "False") for i, v in enumerate(("True", "True and True")))
+    def question(number: int, text: str) -> Example:
+        return Example(f"boolean_expressions/{number}", text, "boolean_expressions", None, "route-only", "False")
+
+    cached, first, second = question(0, "not ( True ) is"), question(1, "True and False is"), question(2, "False or False is")
     prompt = prompt_path("boolean_expressions").read_text(encoding="utf-8")
-    with ReplayTeacher({sha256_text(uncached.text): 'token(1,"not").'}) as server:
+    with ReplayTeacher({sha256_text(first.text): 'token(1,"not").', sha256_text(second.text): 'token(1,"not").'}) as server:
         teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", max_retries=0),
                           ResponseCache(tmp_path / "cache.jsonl"))
         teacher.cache.put({"key": cache_key("replay", sha256_text(prompt), sha256_text(cached.text),
                                             teacher.config.parameters()),
                            "response": "```\ntoken(1,\"not\").\n```"}, persist=False)
-        spent = live_teacher(teacher, budget=0)
-        assert spent(cached) == 'token(1,"not").\n'  # from the cache, with the code fence cleaned away
-        assert spent(uncached) is None and teacher.calls == 0
+        assert live_teacher(teacher)(first) == 'token(1,"not").\n'
+        assert teacher.calls == 1
+        budget_one = live_teacher(teacher, budget=1)
+        assert budget_one(cached) == 'token(1,"not").\n'  # from the cache, with the code fence cleaned away
+        assert budget_one(second) == 'token(1,"not").\n'
+        assert teacher.calls == 2
+        assert budget_one(question(3, "True or True is")) is None  # past the budget: no request
+        assert teacher.calls == 2
+
+
+def test_live_teacher_stops_after_failures(tmp_path):
+    """After three failed requests in a row no more are made; each failure is echoed."""
+    from training.cotrain import MAX_TEACHER_FAILURES
+    from training.dataset import Example
+
+    with ReplayTeacher({}) as server:  # knows no question, so it rejects every request
+        teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", max_retries=0),
+                          ResponseCache(tmp_path / "cache.jsonl"))
         echoed: list[str] = []
-        open_budget = live_teacher(teacher, echo=echoed.append)
-        assert open_budget(uncached) == 'token(1,"not").\n' and teacher.calls == 1
-        unknown = Example("boolean_expressions/9", "True or False is", "boolean_expressions", None, "route-only", "True")
-        assert open_budget(unknown) is None
-        assert echoed and echoed[0].startswith("boolean_expressions/9: ")
+        ask = live_teacher(teacher, echo=echoed.append)
+        for number in range(MAX_TEACHER_FAILURES + 2):
+            assert ask(Example(f"boolean_expressions/{number}", f"True or {number} is", "boolean_expressions")) is None
+    assert server.requests == MAX_TEACHER_FAILURES
+    assert [line.split(":")[0] for line in echoed[:MAX_TEACHER_FAILURES]] == [
+        f"boolean_expressions/{number}" for number in range(MAX_TEACHER_FAILURES)]
+    assert echoed[-1] == "the teacher failed 3 times in a row; no more questions are sent to it"
 
 
 def test_target_agreement_per_subtask():

@@ -60,7 +60,8 @@ after the last round: the knowledge the student keeps missing is what the
 teacher is asked for, and nothing else. The teacher's translation is judged like
 any annotation (the solver must reproduce the gold answer), and one more round
 trains the student on the annotations, the co-training targets and these
-answers. Its report counts the questions asked and the answers verified.
+answers. Its report counts the questions the teacher answered and the answers
+verified; when none is verified, the last round's student is kept.
 """
 
 from __future__ import annotations
@@ -92,13 +93,14 @@ class RoundReport:
     test_accuracy: float | None = None
     relabelled: int = 0  # targets that a later round's verified translation replaced
     targets: dict[str, str] = field(default_factory=dict, repr=False)  # question id -> target facts
-    teacher_asked: int = 0  # unverified questions sent to the teacher after the last co-training round
+    teacher_asked: int = 0  # unverified questions the teacher answered after the last co-training round
     teacher_verified: int = 0  # of those, the ones whose teacher translation the solver verified
 
 
 JUDGE_POLICIES = ("first", "any", "confident", "siblings")
 CONFIDENT_SHARE = 0.9  # share of the candidates' probability that makes a verified candidate count by itself
 CHANCE_SHARE = 0.5  # the largest share of the other solved candidates' probability that may reach the same result
+MAX_TEACHER_FAILURES = 3  # failed teacher requests in a row after which no more are made
 # Predicates whose facts restate a question's options rather than its scene (logical deduction,
 # temporal sequences and geometric shapes write options this way).
 OPTION_PREDICATES = ("option",)
@@ -215,21 +217,26 @@ def sibling_facts(sibling: Example, translated: dict[str, tuple[list[Candidate],
         return []
 
 
-def ask_teacher(residue: list[Example], teacher: Callable[[Example], str | None], solver: Solver) -> list[Example]:
-    """Return the teacher's translations of ``residue`` that the solver verifies, as annotations.
+def ask_teacher(residue: list[Example], teacher: Callable[[Example], str | None],
+                solver: Solver) -> tuple[int, list[Example]]:
+    """Return how many of ``residue`` the teacher answered, and its answers that the solver verifies.
 
     ``teacher`` returns the facts it writes for a question, or None when it has
-    no answer (an error, or a spent budget).
+    no answer (an error, or a spent budget). The verified answers are returned
+    as annotations.
     """
     packs = load_packs()
-    answered = []
+    replies = 0
+    verified = []
     for example in residue:
         facts = teacher(example)
-        if facts is None or not judge(solver, packs[example.route], example.text, facts, example.target or "").verified:
+        if facts is None:
             continue
-        answered.append(Example(example.id, example.text, example.route, parse_facts(facts), "annotation",
-                                example.target))
-    return answered
+        replies += 1
+        if judge(solver, packs[example.route], example.text, facts, example.target or "").verified:
+            verified.append(Example(example.id, example.text, example.route, parse_facts(facts), "annotation",
+                                    example.target))
+    return replies, verified
 
 
 def live_teacher(teacher: Teacher, budget: int | None = None,
@@ -237,20 +244,31 @@ def live_teacher(teacher: Teacher, budget: int | None = None,
     """Return a :func:`ask_teacher` callable that asks ``teacher`` with the pack's annotation prompt.
 
     Cached responses answer without a call. Once ``budget`` calls are made, a
-    question whose response is not cached gets no answer; so does one the
-    teacher fails on (the error is echoed).
+    question whose response is not cached gets no answer. So does one the
+    teacher fails on: the error is echoed, and after ``MAX_TEACHER_FAILURES``
+    failures in a row no more requests are made, because every request to an
+    unreachable endpoint waits through all its retries.
     """
     calls_before = teacher.calls
+    failures = 0
 
     def answer(example: Example) -> str | None:
+        nonlocal failures
         prompt = prompt_path(example.route).read_text(encoding="utf-8")
-        if budget is not None and teacher.calls - calls_before >= budget and not teacher.is_cached(prompt, example.text):
+        if teacher.is_cached(prompt, example.text):
+            return clean_response(teacher.ask(prompt, example.text).text)
+        if failures >= MAX_TEACHER_FAILURES or (budget is not None and teacher.calls - calls_before >= budget):
             return None
         try:
-            return clean_response(teacher.ask(prompt, example.text).text)
+            reply = teacher.ask(prompt, example.text)
         except TeacherError as error:
+            failures += 1
             echo(f"{example.id}: {error}")
+            if failures == MAX_TEACHER_FAILURES:
+                echo(f"the teacher failed {failures} times in a row; no more questions are sent to it")
             return None
+        failures = 0
+        return clean_response(reply.text)
 
     return answer
 
@@ -325,11 +343,13 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
     if teacher is not None:
         residue = [e for e in pool if e.id not in verified]
         with Solver() as solver:
-            answered = ask_teacher(residue, teacher, solver)
-        student = trainer(replace(config, extra_examples=list(verified.values()) + answered), rounds + 1)
-        reports.append(RoundReport(rounds + 1, 0, len(verified), len(pool), evaluate(student) if evaluate else None,
-                                   0, {i: render_facts(e.facts) for i, e in verified.items()},
-                                   len(residue), len(answered)))
+            replies, answered = ask_teacher(residue, teacher, solver)
+        if answered:
+            student = trainer(replace(config, extra_examples=list(verified.values()) + answered), rounds + 1)
+        else:
+            echo("the teacher's answers added no verified question, so the last round's student is kept")
+        reports.append(RoundReport(rounds + 1, 0, len(verified), len(pool), evaluate(student) if evaluate else None, 0,
+                                   {i: render_facts(e.facts) for i, e in verified.items()}, replies, len(answered)))
         echo(_describe(reports[-1]))
     return reports
 
@@ -337,7 +357,7 @@ def cotrain(config: TrainConfig, rounds: int, samples: int = 8, echo: Callable[[
 def _describe(report: RoundReport) -> str:
     accuracy = "" if report.test_accuracy is None else f", test accuracy {100 * report.test_accuracy:.1f} %"
     relabelled = f", {report.relabelled} relabelled" if report.relabelled else ""
-    asked = (f", teacher asked about {report.teacher_asked} unverified questions, {report.teacher_verified} verified"
+    asked = (f", the teacher answered {report.teacher_asked} unverified questions, {report.teacher_verified} verified"
              if report.teacher_asked else "")
     return (f"round {report.round}: {report.newly_verified} newly verified{relabelled}, "
             f"{report.verified_total} of {report.unannotated} unannotated questions verified{asked}{accuracy}")

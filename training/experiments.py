@@ -20,8 +20,8 @@ a translation reached the gold answer for a wrong reason.
 With ``--ask-teacher``, the questions that no round verified go to the teacher
 after the last round (see :mod:`training.cotrain`), and a last round trains on
 its verified answers too. The teacher's answers are its recorded annotations of
-those questions, the same responses the full arm trains on, so each question
-asked counts as one teacher call, and the arm's teacher calls are its share of
+those questions, the same responses the full arm trains on. Each question asked
+counts as one teacher call, so the arm's teacher calls are its share of
 annotations plus the questions asked.
 """
 
@@ -99,7 +99,6 @@ def main() -> None:
                                                                              output=config.output / f"round-{number}")),
                      teacher=(lambda example: teacher.get(example.id)) if arguments.ask_teacher else None)
     used = sum(round(arguments.fraction * len(read_jsonl(record_path(name)))) for name in FIRST_FIVE_SUBTASKS)
-    used += sum(r.teacher_asked for r in rounds)
     report = {
         "command": f"python -m training.experiments --fraction {arguments.fraction} --rounds {arguments.rounds} "
                    f"--steps {arguments.steps} --judge {arguments.judge}"
@@ -116,7 +115,9 @@ def main() -> None:
         "test_questions": len(test),
         "full": {"teacher_annotations": annotations, "test_accuracy": full_accuracy,
                  "test_accuracy_by_subtask": by_subtask[0]},
-        "cotrain": {"teacher_annotations": used,
+        # Annotations the arm trained on, and the teacher calls behind them: its share, plus the questions asked.
+        "cotrain": {"teacher_annotations": used + sum(r.teacher_verified for r in rounds),
+                    "teacher_calls": used + sum(r.teacher_asked for r in rounds),
                     "rounds": [{**{k: v for k, v in asdict(r).items() if k != "targets"},
                                 "test_accuracy_by_subtask": accuracies,
                                 "targets_by_subtask": target_agreement(r.targets, teacher)}
