@@ -364,7 +364,8 @@ def test_teacher_gets_unverified_questions_only(tmp_path, monkeypatch):
     assert [r.round for r in rounds] == [0, 1, 2]
     assert rounds[2].teacher_asked == 2  # the question without a reply does not count
     assert rounds[2].teacher_verified == 1
-    assert rounds[2].verified_total == 1 and list(rounds[2].targets) == [ids[0]]
+    assert rounds[2].verified_total == 1
+    assert list(rounds[2].targets) == [ids[0]]
     assert trained_on[2] == {ids[0]: ("cotrain", render_facts(parse_facts(train_records[0]["facts"]))),
                              ids[1]: ("annotation", render_facts(parse_facts(train_records[1]["facts"])))}
     assert "the teacher answered 2 unverified questions, 1 verified" in lines[-1]
@@ -401,7 +402,7 @@ def test_live_teacher_stops_after_failures(tmp_path):
     from training.cotrain import MAX_TEACHER_FAILURES
     from training.dataset import Example
 
-    with ReplayTeacher({}) as server:  # knows no question, so it rejects every request
+    with ReplayTeacher({}) as server:  # no responses, so it rejects every request
         teacher = Teacher(TeacherConfig(base_url=server.url, model="replay", max_retries=0),
                           ResponseCache(tmp_path / "cache.jsonl"))
         echoed: list[str] = []
