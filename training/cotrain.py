@@ -43,10 +43,12 @@ Which candidate counts is the judge's policy:
   skipped.
 
   In the same experiment with ``--judge siblings``, logical deduction with
-  seven objects got 53 targets after three rounds, 43 of them the teacher's
-  withheld facts, and the gap to the fully annotated arm was 5.0 points
-  against 6.7 with ``confident``, in one run of each at the default seed. A target that differs from the teacher's facts may still be
-  an equivalent translation; the experiment does not tell the two apart.
+  seven objects got 50 targets after three rounds, 40 of them the teacher's
+  withheld facts, in the run that BENCHMARKS.md reports. An earlier run of each
+  policy at the default seed put the gap to the fully annotated arm at 5.0
+  points with ``siblings`` and 6.7 with ``confident``. A target that differs
+  from the teacher's facts may still be an equivalent translation; the
+  experiment does not tell the two apart.
 
 By default a question keeps the first target found for it. With ``relabel``,
 every round translates all unannotated questions again with the latest student,
