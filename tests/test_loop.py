@@ -413,6 +413,8 @@ def test_live_teacher_stops_after_failures(tmp_path):
     assert [line.split(":")[0] for line in echoed[:MAX_TEACHER_FAILURES]] == [
         f"boolean_expressions/{number}" for number in range(MAX_TEACHER_FAILURES)]
     assert echoed[-1] == "the teacher failed 3 times in a row; no more questions are sent to it"
+    assert ask(Example("new_pack/1", "True is", "new_pack")) is None  # a pack without an annotation prompt
+    assert echoed[-1].startswith("new_pack/1: cannot read the annotation prompt of pack new_pack: ")
 
 
 def test_target_agreement_per_subtask():

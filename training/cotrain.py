@@ -256,7 +256,11 @@ def live_teacher(teacher: Teacher, budget: int | None = None,
 
     def answer(example: Example) -> str | None:
         nonlocal failures
-        prompt = prompt_path(example.route).read_text(encoding="utf-8")
+        try:
+            prompt = prompt_path(example.route).read_text(encoding="utf-8")
+        except OSError as error:
+            echo(f"{example.id}: cannot read the annotation prompt of pack {example.route}: {error.strerror or error}")
+            return None
         if teacher.is_cached(prompt, example.text):
             return clean_response(teacher.ask(prompt, example.text).text)
         if failures >= MAX_TEACHER_FAILURES or (budget is not None and teacher.calls - calls_before >= budget):
