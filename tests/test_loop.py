@@ -72,8 +72,8 @@ def test_loop_distill_cotrain_learn_retrain(tmp_path, solver):
     assert any(line.startswith("round 1: ") for line in lines)
     asked = 5 - rounds[1].verified_total
     assert teacher.calls == asked == rounds[2].teacher_asked
-    right_asked = f"boolean_expressions/{records.index(right)}" not in rounds[1].targets
-    assert rounds[2].teacher_verified == right_asked
+    right_sent = f"boolean_expressions/{records.index(right)}" not in rounds[1].targets
+    assert rounds[2].teacher_verified == right_sent
     assert rounds[2].teacher_asked > rounds[2].teacher_verified  # a wrong answer was given, and rejected
 
     # 3. Propose and admit: the pack without "not" gets it back from the recorded proposal.

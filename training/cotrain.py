@@ -243,7 +243,9 @@ def ask_teacher(residue: list[Example], teacher: Callable[[Example], str | None]
 
 def live_teacher(teacher: Teacher, budget: int | None = None,
                  echo: Callable[[str], None] = print) -> Callable[[Example], str | None]:
-    """Return a :func:`ask_teacher` callable that asks ``teacher`` with the pack's annotation prompt.
+    """Return a callable for :func:`ask_teacher` that sends each question to ``teacher``.
+
+    The question goes with its pack's annotation prompt.
 
     Cached responses answer without a call. Once ``budget`` calls are made, a
     question whose response is not cached gets no answer. So does one the
