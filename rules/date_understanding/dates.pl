@@ -7,6 +7,11 @@
 %   anchor(Y, M, D, N, U, W)   the date Y-M-D is N units U (day, week, month, year)
 %                              after or before (W) today; N = 0 means it is today.
 %   holiday(H, Y, N, U, W)     holiday H of year Y is N units U after or before today.
+%   month_end(Y, M, N, U, W)   the last day of month M of year Y is N units U after or
+%                              before today.
+%   weekday_in_month(Y, M, K, D, N, U, W)
+%                              the K-th (1 to 5) weekday D (monday to sunday) of month M
+%                              of year Y is N units U after or before today.
 %   ask(N, U, W)               the question asks for the date N units U after or
 %                              before (W) today.
 %   option(L, M, D, Y)         option L is the date M/D/Y.
@@ -17,7 +22,7 @@
 %   teacher annotations in training/records/date_understanding.jsonl. Holiday dates
 %   are the teacher's, in holidays.pl.
 
-:- dynamic anchor/6, holiday/5, ask/3, option/4.
+:- dynamic anchor/6, holiday/5, month_end/5, weekday_in_month/7, ask/3, option/4.
 
 % Define: moving a date by N units forwards (after) or backwards (before).
 signed(N, after, N).
@@ -47,6 +52,19 @@ normal(Y, M, D, date(Y2, M2, D2)) :-
 % Define: each date the question relates to today, with its signed distance from today.
 given(date(Y, M, D), S, U) :- anchor(Y, M, D, N, U, W), signed(N, W, S).
 given(date(Y, M, D), S, U) :- holiday(H, Y, N, U, W), holiday_date(H, M, D), signed(N, W, S).
+given(date(Y, M, D), S, U) :- month_end(Y, M, N, U, W), last_day(Y, M, D), signed(N, W, S).
+given(date(Y, M, D), S, U) :- weekday_in_month(Y, M, K, Name, N, U, W), nth_weekday(Y, M, K, Name, D),
+    signed(N, W, S).
+
+% Define: the day of the month of the K-th weekday Name of month M of year Y. SWI-Prolog's
+%   day_of_the_week/2 numbers Monday 1 to Sunday 7. A fifth weekday that the month does
+%   not have gives no date.
+weekday_number(monday, 1). weekday_number(tuesday, 2). weekday_number(wednesday, 3).
+weekday_number(thursday, 4). weekday_number(friday, 5). weekday_number(saturday, 6).
+weekday_number(sunday, 7).
+nth_weekday(Y, M, K, Name, D) :- weekday_number(Name, Wanted), integer(K), K >= 1,
+    day_of_the_week(date(Y, M, 1), First), D is 1 + (Wanted - First + 7) mod 7 + 7 * (K - 1),
+    last_day(Y, M, Last), D =< Last.
 
 % Define: the date asked for, from each given date, and the option that names it.
 %   In the given date's unit, the date is shifted once by the difference, because a
