@@ -516,12 +516,14 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
 
 
-def open_teacher(config_path: Path | None, cache: Path, cache_option: str, require_endpoint: bool = False):
+def open_teacher(config_path: Path | None, cache: Path, cache_option: str, require_endpoint: bool = False,
+                 seed_annotations: bool = True):
     """Return the configured teacher behind its response cache, seeded with the recorded annotations.
 
     A record answers from the cache only when it was made with the current prompt
     file of its pack; the others would become live calls. ``require_endpoint``
     fails at once when no endpoint is configured, before hours of training.
+    Without ``seed_annotations`` the cache holds only what it read from ``cache``.
     """
     from reasoner.bbh import SUBTASKS
     from training.annotate import record_path
@@ -540,8 +542,9 @@ def open_teacher(config_path: Path | None, cache: Path, cache_option: str, requi
     except OSError as error:
         raise ReasonError(f"cannot read the teacher cache {cache}: {error.strerror or error}; "
                           f"pass {cache_option} a JSON Lines file", EXIT_USAGE) from None
-    for subtask in SUBTASKS:
-        teacher.seed_from_records(read_jsonl(record_path(subtask)))
+    if seed_annotations:
+        for subtask in SUBTASKS:
+            teacher.seed_from_records(read_jsonl(record_path(subtask)))
     return teacher
 
 
@@ -661,7 +664,7 @@ def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, c
     from reasoner.bbh import BBH, DataError
     from reasoner.solver import Solver
     from training.rulelearn import learn_rules_rounds, training_cases
-    from training.teacher import ResponseCache, Teacher, TeacherConfig, TeacherError
+    from training.teacher import TeacherError
 
     (item,) = _packs(rules_dir, pack)
     try:
@@ -669,8 +672,9 @@ def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, c
     except DataError:
         bbh = None
         log.warning("no BBH clone at %s: using the teacher-written questions only", data)
+    # Rule proposals have their own prompt; the annotation records answer none of them.
+    teacher = open_teacher(teacher_config, cache, "--cache", seed_annotations=False)
     try:
-        teacher = Teacher(TeacherConfig.load(teacher_config), ResponseCache(cache))
         with Solver() as solver:
             decisions = learn_rules_rounds(item, training_cases(item, bbh), teacher, solver, rounds,
                                            echo=lambda line: click.echo(line))

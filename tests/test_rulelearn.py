@@ -194,3 +194,20 @@ def test_rules_learn_command_replays_both_rounds(tmp_path):
     assert "round 3: object_counting: every training question is answered" in result.stdout
     learned = (tmp_path / "rules" / "object_counting" / "learned.lp").read_text(encoding="utf-8")
     assert learned.count("% Proposed by claude-subagent") == 2
+
+
+def test_rules_learn_command_rejects_a_folder_as_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    shutil.copytree(DATA / "object_counting", tmp_path / "rules" / "object_counting")
+    environment = {**os.environ, "REASON_TEACHER_MODEL": "claude-subagent", "REASON_TEACHER_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "reasoner.cli", "rules", "learn", "object_counting", "--rules", str(tmp_path / "rules"),
+         "--data", str(tmp_path / "no-bbh"), "--cache", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot read the teacher cache {tmp_path}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "rules" / "object_counting" / "learned.lp").exists()
