@@ -467,8 +467,13 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     """Train the student on the recorded, verified teacher annotations."""
     from dataclasses import replace
 
-    if ask_teacher and not cotrain_rounds:
-        raise click.UsageError("--ask-teacher requires --cotrain ROUNDS")
+    _require_options(click.get_current_context(), {
+        "--cotrain ROUNDS": (cotrain_rounds > 0, ["cotrain_samples", "cotrain_judge", "eval_limit",
+                                                  "cotrain_relabel", "ask_teacher"]),
+        "--ask-teacher": (ask_teacher, ["teacher_config", "teacher_cache", "teacher_budget"]),
+    })
+    if cotrain_rounds and part == "rationale":
+        raise click.UsageError("--cotrain trains the translator; it does not apply to --part rationale")
 
     from tqdm import tqdm
 
@@ -514,6 +519,22 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         run_training(config, progress_factory, echo=echo)
     if part in ("both", "rationale"):
         train_rationale(replace(config, steps=rationale_steps, batch_size=min(batch_size, 16)), echo, progress_factory)
+
+
+def _require_options(context: click.Context, requirements: dict[str, tuple[bool, list[str]]]) -> None:
+    """Raise a usage error for an option given on the command line whose required option is absent.
+
+    ``requirements`` maps the required option's name to whether it is set and the
+    parameters that only take effect with it; a silently ignored option would let
+    a user believe a run did what it did not.
+    """
+    for required, (present, dependents) in requirements.items():
+        if present:
+            continue
+        for name in dependents:
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                option = next(p for p in context.command.params if p.name == name).opts[0]
+                raise click.UsageError(f"{option} requires {required}")
 
 
 def open_teacher(config_path: Path | None, cache: Path, cache_option: str, require_endpoint: bool = False,

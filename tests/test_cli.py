@@ -277,3 +277,19 @@ def test_ask_teacher_setup_fails_before_training(tmp_path):
     assert result.returncode == 69
     assert b"co-training measures every packed subtask's test split" in result.stderr
     assert not (tmp_path / "student").exists()
+
+
+def test_train_refuses_options_it_would_ignore(tmp_path):
+    """An option that takes effect only with another is a usage error without it, before any work."""
+    output = ["--output", str(tmp_path / "student")]
+    for arguments, message in [
+        (["--teacher-budget", "3"], b"--teacher-budget requires --ask-teacher"),
+        (["--cotrain", "1", "--teacher-cache", str(tmp_path / "cache.jsonl")], b"--teacher-cache requires --ask-teacher"),
+        (["--cotrain-judge", "any"], b"--cotrain-judge requires --cotrain ROUNDS"),
+        (["--ask-teacher"], b"--ask-teacher requires --cotrain ROUNDS"),
+        (["--cotrain", "1", "--part", "rationale"], b"--cotrain trains the translator"),
+    ]:
+        result = run(["train", *arguments, *output])
+        assert result.returncode == 2, (arguments, result.stderr)
+        assert message in result.stderr, (arguments, result.stderr)
+        assert not (tmp_path / "student").exists()
