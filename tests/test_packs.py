@@ -24,6 +24,16 @@ def test_pack_is_well_formed(packs, name):
     assert check_pack(packs[name]) == []
 
 
+@pytest.mark.parametrize("name", PACKS)
+def test_annotation_prompt_documents_every_input(packs, name):
+    """The teacher can write only the facts its prompt names; a pack input it omits never gets data."""
+    from training.annotate import prompt_path
+
+    prompt = prompt_path(name).read_text(encoding="utf-8")
+    missing = [predicate for predicate in packs[name].inputs if f"{predicate}(" not in prompt]
+    assert missing == [], f"{prompt_path(name).name} does not describe {missing}"
+
+
 @pytest.mark.parametrize("name, case", CASES)
 def test_regression_case(packs, solver, name, case):
     results = {r.case: r for r in run_cases(packs[name], solver)}
