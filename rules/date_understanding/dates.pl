@@ -58,12 +58,13 @@ given(date(Y, M, D), S, U) :- weekday_in_month(Y, M, K, Name, N, U, W), nth_week
 
 % Define: the day of the month of the K-th weekday Name of month M of year Y. SWI-Prolog's
 %   day_of_the_week/2 numbers Monday 1 to Sunday 7. A fifth weekday that the month does
-%   not have gives no date.
+%   not have gives no date, and so does a year too far away for time stamps (as in
+%   normal/4, only that representation error is caught).
 weekday_number(monday, 1). weekday_number(tuesday, 2). weekday_number(wednesday, 3).
 weekday_number(thursday, 4). weekday_number(friday, 5). weekday_number(saturday, 6).
 weekday_number(sunday, 7).
 nth_weekday(Y, M, K, Name, D) :- weekday_number(Name, Wanted), integer(K), K >= 1,
-    day_of_the_week(date(Y, M, 1), First), D is 1 + (Wanted - First + 7) mod 7 + 7 * (K - 1),
+    catch(day_of_the_week(date(Y, M, 1), First), error(representation_error(_), _), fail), D is 1 + (Wanted - First + 7) mod 7 + 7 * (K - 1),
     last_day(Y, M, Last), D =< Last.
 
 % Define: the date asked for, from each given date, and the option that names it.
