@@ -468,9 +468,11 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
     from dataclasses import replace
 
     _require_options(click.get_current_context(), {
-        "--cotrain ROUNDS": (cotrain_rounds > 0, ["cotrain_samples", "cotrain_judge", "eval_limit",
-                                                  "cotrain_relabel", "ask_teacher"]),
+        "--cotrain ROUNDS of at least 1": (cotrain_rounds > 0, ["cotrain_samples", "cotrain_judge", "eval_limit",
+                                                                "cotrain_relabel", "ask_teacher"]),
         "--ask-teacher": (ask_teacher, ["teacher_config", "teacher_cache", "teacher_budget"]),
+        "--part both or translator": (part != "rationale", ["steps"]),
+        "--part both or rationale": (part != "translator", ["rationale_steps"]),
     })
     if cotrain_rounds and part == "rationale":
         raise click.UsageError("--cotrain trains the translator; it does not apply to --part rationale")

@@ -281,13 +281,16 @@ def test_ask_teacher_setup_fails_before_training(tmp_path):
 
 def test_train_refuses_options_it_would_ignore(tmp_path):
     """An option that takes effect only with another is a usage error without it, before any work."""
-    output = ["--output", str(tmp_path / "student")]
+    # A folder without BBH data and one step: if a check ever stopped refusing, the run would fail fast.
+    output = ["--output", str(tmp_path / "student"), "--data", str(tmp_path / "no-bbh"), "--max-examples", "1"]
     for arguments, message in [
         (["--teacher-budget", "3"], b"--teacher-budget requires --ask-teacher"),
         (["--cotrain", "1", "--teacher-cache", str(tmp_path / "cache.jsonl")], b"--teacher-cache requires --ask-teacher"),
-        (["--cotrain-judge", "any"], b"--cotrain-judge requires --cotrain ROUNDS"),
-        (["--ask-teacher"], b"--ask-teacher requires --cotrain ROUNDS"),
+        (["--cotrain-judge", "any"], b"--cotrain-judge requires --cotrain ROUNDS of at least 1"),
+        (["--cotrain", "0", "--ask-teacher"], b"--ask-teacher requires --cotrain ROUNDS of at least 1"),
         (["--cotrain", "1", "--part", "rationale"], b"--cotrain trains the translator"),
+        (["--part", "rationale", "--steps", "1"], b"--steps requires --part both or translator"),
+        (["--part", "translator", "--rationale-steps", "1"], b"--rationale-steps requires --part both or rationale"),
     ]:
         result = run(["train", *arguments, *output])
         assert result.returncode == 2, (arguments, result.stderr)

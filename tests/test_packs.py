@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -30,7 +31,8 @@ def test_annotation_prompt_documents_every_input(packs, name):
     from training.annotate import prompt_path
 
     prompt = prompt_path(name).read_text(encoding="utf-8")
-    missing = [predicate for predicate in packs[name].inputs if f"{predicate}(" not in prompt]
+    missing = [predicate for predicate in packs[name].inputs
+               if not re.search(rf"(?<![\w]){re.escape(predicate)}\(", prompt)]
     assert missing == [], f"{prompt_path(name).name} does not describe {missing}"
 
 

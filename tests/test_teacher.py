@@ -152,6 +152,19 @@ def test_torn_last_cache_line_is_skipped(tmp_path, caplog):
     assert "torn write" in caplog.text
 
 
+def test_cache_lines_of_stray_bytes_or_other_json_are_skipped(tmp_path, caplog):
+    """A torn multi-byte character or a line that is JSON but not an object costs that line only."""
+    cache_path = tmp_path / "cache.jsonl"
+    cache_path.write_bytes(b'42\n\xff\xfe{"key": "k0"}\n' + '{"key": "k1", "response": "é(1)."}\n'.encode()
+                           + '{"key": "k2", "response": "é'.encode()[:-1])
+    with caplog.at_level(logging.WARNING, logger="reasoner"):
+        reloaded = ResponseCache(cache_path)
+    assert list(reloaded.entries) == ["k1"]
+    assert "cache.jsonl:1: skipped a line that is not a JSON object" in caplog.text
+    assert "cache.jsonl:2: skipped a line that is not valid JSON" in caplog.text
+    assert "cache.jsonl:4: skipped a line that is not valid JSON" in caplog.text
+
+
 def test_recorded_annotations_answer_without_network(tmp_path):
     prompt, question = "the pack prompt", "Ann lies. Does Ann tell the truth?"
     record = {"teacher": "recorded-model", "prompt_sha256": sha256_text(prompt),

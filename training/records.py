@@ -19,18 +19,27 @@ log = logging.getLogger("reasoner")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSON Lines file, skipping (and logging) lines that do not parse."""
+    """Read a JSON Lines file of objects, skipping (and logging) lines that are not one.
+
+    Lines are decoded one at a time, so a line of stray bytes, such as a write
+    torn in the middle of a character, costs that line only.
+    """
     if not path.exists():
         return []
     records = []
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 log.warning("%s:%d: skipped a line that is not valid JSON (torn write?)", path, number)
+                continue
+            if not isinstance(record, dict):
+                log.warning("%s:%d: skipped a line that is not a JSON object", path, number)
+                continue
+            records.append(record)
     return records
 
 

@@ -9,8 +9,8 @@
 %   holiday(H, Y, N, U, W)     holiday H of year Y is N units U after or before today.
 %   month_end(Y, M, N, U, W)   the last day of month M of year Y is N units U after or
 %                              before today.
-%   weekday_in_month(Y, M, K, D, N, U, W)
-%                              the K-th (1 to 5) weekday D (monday to sunday) of month M
+%   weekday_in_month(Y, M, K, Day, N, U, W)
+%                              the K-th (1 to 5) weekday Day (monday to sunday) of month M
 %                              of year Y is N units U after or before today.
 %   ask(N, U, W)               the question asks for the date N units U after or
 %                              before (W) today.
@@ -50,11 +50,14 @@ normal(Y, M, D, date(Y2, M2, D2)) :-
     stamp_date_time(Stamp, date(Y2, M2, D2, _, _, _, _, _, _), 'UTC').
 
 % Define: each date the question relates to today, with its signed distance from today.
-given(date(Y, M, D), S, U) :- anchor(Y, M, D, N, U, W), signed(N, W, S).
+%   A month outside 1 to 12 or a day the month does not have (February 30) is no date:
+%   time stamps would carry it into the next month or year, a date the question never gave.
+given(date(Y, M, D), S, U) :- anchor(Y, M, D, N, U, W), calendar_date(Y, M, D), signed(N, W, S).
 given(date(Y, M, D), S, U) :- holiday(H, Y, N, U, W), holiday_date(H, M, D), signed(N, W, S).
-given(date(Y, M, D), S, U) :- month_end(Y, M, N, U, W), last_day(Y, M, D), signed(N, W, S).
-given(date(Y, M, D), S, U) :- weekday_in_month(Y, M, K, Name, N, U, W), nth_weekday(Y, M, K, Name, D),
-    signed(N, W, S).
+given(date(Y, M, D), S, U) :- month_end(Y, M, N, U, W), between(1, 12, M), last_day(Y, M, D), signed(N, W, S).
+given(date(Y, M, D), S, U) :- weekday_in_month(Y, M, K, Name, N, U, W), between(1, 12, M),
+    nth_weekday(Y, M, K, Name, D), signed(N, W, S).
+calendar_date(Y, M, D) :- between(1, 12, M), last_day(Y, M, Last), between(1, Last, D).
 
 % Define: the day of the month of the K-th weekday Name of month M of year Y. SWI-Prolog's
 %   day_of_the_week/2 numbers Monday 1 to Sunday 7. A fifth weekday that the month does
@@ -64,7 +67,8 @@ weekday_number(monday, 1). weekday_number(tuesday, 2). weekday_number(wednesday,
 weekday_number(thursday, 4). weekday_number(friday, 5). weekday_number(saturday, 6).
 weekday_number(sunday, 7).
 nth_weekday(Y, M, K, Name, D) :- weekday_number(Name, Wanted), integer(K), K >= 1,
-    catch(day_of_the_week(date(Y, M, 1), First), error(representation_error(_), _), fail), D is 1 + (Wanted - First + 7) mod 7 + 7 * (K - 1),
+    catch(day_of_the_week(date(Y, M, 1), First), error(representation_error(_), _), fail),
+    D is 1 + (Wanted - First + 7) mod 7 + 7 * (K - 1),
     last_day(Y, M, Last), D =< Last.
 
 % Define: the date asked for, from each given date, and the option that names it.
