@@ -196,7 +196,7 @@ def test_rules_learn_command_replays_both_rounds(tmp_path):
     assert learned.count("% Proposed by claude-subagent") == 2
 
 
-def test_rules_learn_command_rejects_a_folder_as_cache(tmp_path):
+def test_rules_learn_rejects_folder_cache(tmp_path):
     import os
     import subprocess
     import sys

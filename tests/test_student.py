@@ -217,8 +217,10 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
 @pytest.mark.parametrize("question, answer", [
     ("Sort the following words alphabetically: List: quince, mango, apricot and fig", "apricot fig mango quince"),
     # The instruction contains list-like words ("order", "List") before the list itself.
-    ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
-     "alder birch cedar hazel walnut"),
+    # NOTE: the shipped student also copies the instruction's words here; strict, so a fix shows.
+    pytest.param("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
+                 "alder birch cedar hazel walnut",
+                 marks=pytest.mark.xfail(strict=True, reason="the shipped student copies the instruction's words")),
     ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),
     ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",
      "] ) > }"),
@@ -291,10 +293,10 @@ Options:
 
 # Questions whose greedy translation the shipped student gets wrong, so that the beam search runs.
 NEEDS_BEAM = [
-    "Mika's parcel arrived on 03/14/2031, three days ago. What is the date tomorrow in MM/DD/YYYY?\n"
-    "Options:\n(A) 03/18/2031\n(B) 03/15/2031\n(C) 03/17/2031\n(D) 04/18/2031",
-    "Today is the last day of March 2030. What is the date 10 days ago in MM/DD/YYYY?\n"
-    "Options:\n(A) 03/21/2030\n(B) 03/20/2030\n(C) 04/10/2030\n(D) 02/21/2030",
+    "Rin's rent was due on 05/01/2030, nine days ago. What is the date in two weeks in MM/DD/YYYY?\n"
+    "Options:\n(A) 05/24/2030\n(B) 05/23/2030\n(C) 05/25/2030\n(D) 06/24/2030",
+    "The concert was on 07/09/2029, a week ago. What is the date 3 days from today in MM/DD/YYYY?\n"
+    "Options:\n(A) 07/19/2029\n(B) 07/18/2029\n(C) 07/16/2029\n(D) 08/19/2029",
 ]
 
 

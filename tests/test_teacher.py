@@ -152,7 +152,7 @@ def test_torn_last_cache_line_is_skipped(tmp_path, caplog):
     assert "torn write" in caplog.text
 
 
-def test_cache_lines_of_stray_bytes_or_other_json_are_skipped(tmp_path, caplog):
+def test_cache_skips_stray_byte_lines(tmp_path, caplog):
     """A torn multi-byte character or a line that is JSON but not an object costs that line only."""
     cache_path = tmp_path / "cache.jsonl"
     cache_path.write_bytes(b'42\n\xff\xfe{"key": "k0"}\n' + '{"key": "k1", "response": "é(1)."}\n'.encode()
