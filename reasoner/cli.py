@@ -475,7 +475,7 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
         "--part both or rationale": (part != "translator", ["rationale_steps"]),
     })
     if cotrain_rounds and part == "rationale":
-        raise click.UsageError("--cotrain trains the translator; it does not apply to --part rationale")
+        raise click.UsageError("--cotrain trains the translator, so it cannot be used with --part rationale")
 
     from tqdm import tqdm
 
@@ -526,9 +526,9 @@ def train(output: Path, data: Path, base_model: Path | None, steps: int, batch_s
 def _require_options(context: click.Context, requirements: dict[str, tuple[bool, list[str]]]) -> None:
     """Raise a usage error for an option given on the command line whose required option is absent.
 
-    ``requirements`` maps the required option's name to whether it is set and the
-    parameters that only take effect with it; a silently ignored option would let
-    a user believe a run did what it did not.
+    ``requirements`` maps the required option's name to whether it is set and to the
+    parameters that take effect only with it. An ignored option would let a user
+    believe that a run did what it did not.
     """
     for required, (present, dependents) in requirements.items():
         if present:
@@ -546,7 +546,7 @@ def open_teacher(config_path: Path | None, cache: Path, cache_option: str, requi
     A record answers from the cache only when it was made with the current prompt
     file of its pack; the others would become live calls. ``require_endpoint``
     fails at once when no endpoint is configured, before hours of training.
-    Without ``seed_annotations`` the cache holds only what it read from ``cache``.
+    Without ``seed_annotations`` the cache contains only what it read from ``cache``.
     """
     from reasoner.bbh import SUBTASKS
     from training.annotate import record_path
@@ -695,7 +695,7 @@ def learn(pack: str, rules_dir: Path, data: Path, teacher_config: Path | None, c
     except DataError:
         bbh = None
         log.warning("no BBH clone at %s: using the teacher-written questions only", data)
-    # Rule proposals have their own prompt; the annotation records answer none of them.
+    # Rule proposals use their own prompt, so no annotation record matches them.
     teacher = open_teacher(teacher_config, cache, "--cache", seed_annotations=False)
     try:
         with Solver() as solver:

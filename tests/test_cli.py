@@ -137,9 +137,8 @@ def test_json_from_standard_input_with_bom_and_crlf():
     assert set(report["Time"]) >= {"Total", "Solve"}
 
 
-# NOTE: the student shipped with the date pack's month_end and weekday_in_month drops the first
-# start fact of this scene ("Amélie has the ace"), so the solver finds the facts contradictory and
-# the answer falls back. Strict, so that a student that verifies it again makes this test fail.
+# NOTE: the shipped student drops this scene's first start fact ("Amélie has the ace"), so the
+# facts contradict the rules and the question falls back. The mark is strict, so a fix shows.
 @pytest.mark.xfail(strict=True, reason="the shipped student drops the first start fact of this scene")
 def test_card_game_example_verified():
     answers = json.loads((ROOT / "examples" / "answers.json").read_text(encoding="utf-8"))

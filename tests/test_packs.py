@@ -27,7 +27,7 @@ def test_pack_is_well_formed(packs, name):
 
 @pytest.mark.parametrize("name", PACKS)
 def test_annotation_prompt_documents_every_input(packs, name):
-    """The teacher can write only the facts its prompt names; a pack input it omits never gets data."""
+    """The teacher writes only the facts its prompt names, so a pack input it omits never gets data."""
     from training.annotate import prompt_path
 
     prompt = prompt_path(name).read_text(encoding="utf-8")
