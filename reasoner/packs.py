@@ -69,6 +69,10 @@ class Pack:
     # Whether a transcribing pack's list runs to the end of its line, so that a
     # transcription stops only at a line break, the question's end or a sentence's end.
     list_ends_line: bool = False
+    # Whether a transcribing pack's list starts right after a colon that comes
+    # before it on its line ("List: b a c"), so that a transcription cannot begin
+    # inside the list. A list with no colon before it on its line may start anywhere.
+    list_after_colon: bool = False
     # The input predicate, if any, whose facts option(Label, Name) restate the
     # question's options: solving checks each against the option it labels.
     option_fact: str = ""
@@ -124,6 +128,8 @@ def load_pack(directory: Path) -> Pack:
                         "a label and a choice of constants")
     if manifest.get("list_ends_line") and not manifest.get("consecutive"):
         raise PackError(f"{manifest_path}: list_ends_line = true is invalid without consecutive = true")
+    if manifest.get("list_after_colon") and not manifest.get("consecutive"):
+        raise PackError(f"{manifest_path}: list_after_colon = true is invalid without consecutive = true")
     return Pack(
         name=manifest["name"],
         directory=directory,
@@ -138,6 +144,7 @@ def load_pack(directory: Path) -> Pack:
         consecutive=bool(manifest.get("consecutive", False)),
         separators=tuple(word.lower() for word in manifest.get("separators", ())),
         list_ends_line=bool(manifest.get("list_ends_line", False)),
+        list_after_colon=bool(manifest.get("list_after_colon", False)),
         option_fact=option_fact,
         rule_files=rule_files,
     )

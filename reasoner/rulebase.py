@@ -133,6 +133,9 @@ def pack_doc(pack: Pack) -> str:
     if pack.list_ends_line:
         lines.append("- The list runs to the end of its line: the transcription stops only at a line break, "
                      "the end of the question, or `.`, `?` or `!`")
+    if pack.list_after_colon:
+        lines.append("- A colon before the list on its line introduces it: the transcription starts at the "
+                     "word right after the last such colon and copies no colon")
     lines += ["", "## Inputs", "", "| predicate | argument types |", "| --- | --- |"]
     for name, types in sorted(pack.inputs.items()):
         # A "|" inside a table cell must be escaped, even within backticks.

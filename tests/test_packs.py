@@ -119,14 +119,15 @@ def test_committed_doc_is_current(packs, name):
     assert committed.read_text(encoding="utf-8") == pack_doc(packs[name])
 
 
-def test_list_ends_line_without_consecutive(tmp_path):
+@pytest.mark.parametrize("option", ["list_ends_line", "list_after_colon"])
+def test_list_option_without_consecutive(tmp_path, option):
     from reasoner.packs import PackError
 
     pack_dir = tmp_path / "demo"
     pack_dir.mkdir()
     (pack_dir / "pack.toml").write_text(
-        'name = "demo"\npurpose = "Demo."\nengine = "clingo"\nanswer = "answer/1"\nlist_ends_line = true\n'
+        f'name = "demo"\npurpose = "Demo."\nengine = "clingo"\nanswer = "answer/1"\n{option} = true\n'
         '[inputs]\nq = ["name"]\n', encoding="utf-8")
     (pack_dir / "rules.lp").write_text("#defined q/1.\nanswer(X) :- q(X).\n#show answer/1.\n", encoding="utf-8")
-    with pytest.raises(PackError, match="list_ends_line = true is invalid without consecutive = true"):
+    with pytest.raises(PackError, match=f"{option} = true is invalid without consecutive = true"):
         load_pack(pack_dir)

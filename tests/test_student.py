@@ -16,7 +16,7 @@ from reasoner.question import parse_question
 from reasoner.student.rationale import words_of
 from reasoner.paths import MODEL_DIR
 from reasoner.student.actions import ActionSpace, FactWriter
-from reasoner.student.decoding import list_may_end, next_copy_mask
+from reasoner.student.decoding import first_copy_mask, list_may_end, next_copy_mask
 from reasoner.student.words import can_end_span, find_spans, segment, span_text
 from training.dataset import AlignmentError, target_steps
 
@@ -182,6 +182,17 @@ def test_span_over_sentence_end(text, name, copyable):
     assert bool(find_spans(text, words, name)) == copyable
 
 
+def test_list_start_positions():
+    words = segment("Sort these: List: pear, fig\nkiwi plum\nNow: , lime： yuzu")
+    separators = (",", "and")
+    # Sort(0) these(1) :(2) List(3) :(4) pear(5) ,(6) fig(7) | kiwi(8) plum(9)
+    # | Now(10) :(11) ,(12) lime(13) ：(14) yuzu(15)
+    allowed = first_copy_mask(words, separators).nonzero().flatten().tolist()
+    # Before the first colon of a line and on a line without one, any word but a
+    # colon may start; after a colon, only the first word that is not a separator.
+    assert allowed == [0, 1, 3, 5, 8, 9, 10, 13, 15]
+
+
 def test_list_end_positions():
     words = segment("List: pear, fig and plum\nThen more: kiwi. Done")
     separators = (",", "and")
@@ -217,10 +228,10 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
 @pytest.mark.parametrize("question, answer", [
     ("Sort the following words alphabetically: List: quince, mango, apricot and fig", "apricot fig mango quince"),
     # The instruction contains list-like words ("order", "List") before the list itself.
-    # NOTE: the shipped student also copies the instruction's words here; strict, so a fix shows.
-    pytest.param("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
-                 "alder birch cedar hazel walnut",
-                 marks=pytest.mark.xfail(strict=True, reason="the shipped student copies the instruction's words")),
+    ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
+     "alder birch cedar hazel walnut"),
+    # The first word of the list right after "List:", which the student used to drop.
+    ("Sort the following words alphabetically: List: ecru tansy basalt ochre", "basalt ecru ochre tansy"),
     ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),
     ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",
      "] ) > }"),

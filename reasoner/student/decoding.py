@@ -7,7 +7,10 @@ start, and only spans that may be copied as a name (or, for numbers, single
 words of digits) are allowed. In a transcribing pack (``consecutive`` in its
 pack.toml) a copy may only start at the word after the previous copy, and in
 one whose list runs to the end of its line (``list_ends_line``) the translation
-may not stop before the list ends.
+may not stop before the list ends. In one whose list follows a colon
+(``list_after_colon``) no colon is copied and the first copy starts right
+after the last colon before it on its line, so the transcription begins
+neither inside the list nor in the words that introduce it.
 Finished hypotheses are ranked by total log probability and deduplicated by
 their text. Several questions (or one question for several packs) can be
 searched in one batch, which costs little more model time than one.
@@ -69,6 +72,38 @@ def next_copy_mask(words, read: int, separators: tuple[str, ...]) -> torch.Tenso
     if position < len(words):
         mask[position] = True
     return mask
+
+
+# Colons that introduce a list ("List: b a c"), ASCII and full-width.
+COLONS = (":", "：")
+
+
+def first_copy_mask(words, separators: tuple[str, ...]) -> torch.Tensor:
+    """Return where the first copy of a list that follows a colon may start.
+
+    A word may start the list when no colon comes before it on its line, or when
+    it is the first non-separator after the last such colon. A colon itself never
+    starts the list (see :func:`colon_free_mask`).
+    """
+    mask = colon_free_mask(words)
+    colon = None
+    for position, word in enumerate(words):
+        if position and word.line != words[position - 1].line:
+            colon = None
+        if colon is not None and position != next_item(words, colon, separators):
+            mask[position] = False
+        if word.text in COLONS:
+            colon = position
+    return mask
+
+
+def colon_free_mask(words) -> torch.Tensor:
+    """Return the words that are not colons: a list that a colon introduces holds none.
+
+    So a transcription that starts before the colon ("Please sort: List: b a")
+    cannot run over it, and the list starts after the last colon of its sentence.
+    """
+    return torch.tensor([word.text not in COLONS for word in words], dtype=torch.bool)
 
 
 # Words that end a sentence, and so end a list that otherwise runs to the end of its line.
@@ -277,6 +312,10 @@ def _allowed_actions(alive: list[_Hypothesis], specs: list[SlotSpec], jobs: list
             allowed_start[i, :n] = name_ok_cache[key]
             if job.pack.consecutive and hypothesis.read >= 0:
                 allowed_start[i, :n] &= next_copy_mask(words, hypothesis.read, job.pack.separators)
+                if job.pack.list_after_colon:
+                    allowed_start[i, :n] &= colon_free_mask(words)
+            elif job.pack.list_after_colon:
+                allowed_start[i, :n] &= first_copy_mask(words, job.pack.separators)
     return allowed_vocab, allowed_start
 
 
