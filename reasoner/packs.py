@@ -73,6 +73,9 @@ class Pack:
     # before it on its line ("List: b a c"), so that a transcription cannot begin
     # inside the list. A list with no colon before it on its line may start anywhere.
     list_after_colon: bool = False
+    # Whether each copy into a "word" argument comes after the previous one, so that
+    # the facts read those words from left to right and never copy one twice.
+    reads_forward: bool = False
     # The input predicate, if any, whose facts option(Label, Name) restate the
     # question's options: solving checks each against the option it labels.
     option_fact: str = ""
@@ -145,6 +148,7 @@ def load_pack(directory: Path) -> Pack:
         separators=tuple(word.lower() for word in manifest.get("separators", ())),
         list_ends_line=bool(manifest.get("list_ends_line", False)),
         list_after_colon=bool(manifest.get("list_after_colon", False)),
+        reads_forward=bool(manifest.get("reads_forward", False)),
         option_fact=option_fact,
         rule_files=rule_files,
     )

@@ -136,6 +136,8 @@ def pack_doc(pack: Pack) -> str:
     if pack.list_after_colon:
         lines.append("- A colon before the list on its line introduces it: the transcription starts at the "
                      "word right after the last such colon and copies no colon")
+    if pack.reads_forward:
+        lines.append("- Reads words forward: each copied `word` argument comes after the previous one")
     lines += ["", "## Inputs", "", "| predicate | argument types |", "| --- | --- |"]
     for name, types in sorted(pack.inputs.items()):
         # A "|" inside a table cell must be escaped, even within backticks.

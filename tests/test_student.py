@@ -480,3 +480,27 @@ def test_half_checkpoint_encodes(tmp_path):
     text = "Ann lies. Does Ann tell the truth?"
     encoded = PretrainedEncoder(base).encode(text, segment(text))
     assert encoded.states.shape == (len(segment(text)), 384)
+
+
+def test_hyperbaton_copies_each_word_once(student):
+    """In a pack that reads its words forward, no candidate copies a word twice or reads back."""
+    question = ("Which sentence has the correct adjective order:\nOptions:\n"
+                "(A) tiny old round green Brazilian wool sweater\n(B) green wool tiny Brazilian old round sweater")
+    words = segment(question)
+    candidates = student.translate_many([question], "hyperbaton", 6)[0]
+    assert candidates
+    for candidate in candidates:
+        copied = [fact.args[2] for fact in parse_facts(candidate.facts)]
+        positions, after = [], -1
+        for word in copied:
+            after = next(i for i, w in enumerate(words) if w.text == word and i > after)
+            positions.append(after)
+        assert positions == sorted(set(positions)), candidate.facts
+
+
+def test_hyperbaton_unknown_adjective_answered_by_elimination(reasoner):
+    """An invented adjective cannot be placed, but an inversion of two known ones rules the other option out."""
+    result = reasoner.answer("Which sentence has the correct adjective order:\nOptions:\n"
+                             "(A) big old glimmerous red car\n(B) red old glimmerous big car")
+    assert result.route == "solver", [(a.outcome, a.facts) for a in result.attempts]
+    assert result.answer == "(A)"

@@ -10,7 +10,9 @@ one whose list runs to the end of its line (``list_ends_line``) the translation
 may not stop before the list ends. In one whose list follows a colon
 (``list_after_colon``) no colon is copied and the first copy starts right
 after the last colon before it on its line, so the transcription begins
-neither inside the list nor in the words that introduce it.
+neither inside the list nor in the words that introduce it. In a pack that
+reads its words forward (``reads_forward``) each copy into a ``word`` argument
+comes after the previous one, so no word is copied twice.
 Finished hypotheses are ranked by total log probability and deduplicated by
 their text. Several questions (or one question for several packs) can be
 searched in one batch, which costs little more model time than one.
@@ -45,6 +47,7 @@ class _Hypothesis:
     previous_span: tuple[int, int]
     read: int
     job: int  # index of the search this hypothesis belongs to
+    word_read: int = -1  # the last word copied into a "word" argument, for packs that read words forward
 
 
 def start_masks(words, spec: SlotSpec) -> list[bool]:
@@ -255,14 +258,15 @@ def beam_search_many(
                     if writer.finished:
                         finished[j].append(Candidate(job.pack.name, writer.text, score))
                         continue
-                    child = _Hypothesis(writer, score, action, (-1, -1), parent.read, j)
+                    child = _Hypothesis(writer, score, action, (-1, -1), parent.read, j, parent.word_read)
                 else:
                     first, last = action
                     if specs[parent_index].span == "number":
                         writer.apply_number(job.encoded.words[first].text)
                     else:
                         writer.apply_name(span_text(job.question, job.encoded.words, first, last))
-                    child = _Hypothesis(writer, score, -1, (first, last), last, j)
+                    word_read = last if specs[parent_index].span == "word" else parent.word_read
+                    child = _Hypothesis(writer, score, -1, (first, last), last, j, word_read)
                 children.append(child)
                 child_rows.append(parent_index)
             best_alive = children[0].score if children else NEG_INF
@@ -316,6 +320,8 @@ def _allowed_actions(alive: list[_Hypothesis], specs: list[SlotSpec], jobs: list
                     allowed_start[i, :n] &= colon_free_mask(words)
             elif job.pack.list_after_colon:
                 allowed_start[i, :n] &= first_copy_mask(words, job.pack.separators)
+            if job.pack.reads_forward and spec.span == "word" and hypothesis.word_read >= 0:
+                allowed_start[i, :hypothesis.word_read + 1] = False
     return allowed_vocab, allowed_start
 
 
