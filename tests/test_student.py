@@ -188,8 +188,8 @@ def test_list_start_positions():
     # Sort(0) these(1) :(2) List(3) :(4) pear(5) ,(6) fig(7) | kiwi(8) plum(9)
     # | Now(10) :(11) ,(12) lime(13) ：(14) yuzu(15)
     allowed = first_copy_mask(words, separators).nonzero().flatten().tolist()
-    # Before the first colon of a line and on a line without one, any word but a
-    # colon may start; after a colon, only the first word that is not a separator.
+    # Before the first colon of a line, and on a line without one, any word but a colon may start.
+    # After a colon, only the first word that is not a separator may start.
     assert allowed == [0, 1, 3, 5, 8, 9, 10, 13, 15]
 
 
@@ -230,7 +230,7 @@ def test_transcribed_run_skips_an_earlier_mention(packs):
     # The instruction contains list-like words ("order", "List") before the list itself.
     ("Please put these words in alphabetical order: List: walnut hazel cedar birch alder",
      "alder birch cedar hazel walnut"),
-    # The first word of the list right after "List:", which the student used to drop.
+    # The list's first word stands right after "List:" and must be copied too.
     ("Sort the following words alphabetically: List: ecru tansy basalt ochre", "basalt ecru ochre tansy"),
     ("((4 * -3 + 12) - (7 - -8 * 2)) =", "-23"),
     ("Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: { < [ ( ) ] ( [",

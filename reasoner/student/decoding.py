@@ -101,7 +101,7 @@ def first_copy_mask(words, separators: tuple[str, ...]) -> torch.Tensor:
 
 
 def colon_free_mask(words) -> torch.Tensor:
-    """Return the words that are not colons: a list that a colon introduces holds none.
+    """Return the words that are not colons: a list that a colon introduces contains none.
 
     So a transcription that starts before the colon ("Please sort: List: b a")
     cannot run over it, and the list starts after the last colon of its sentence.
