@@ -71,7 +71,8 @@ class Pack:
     list_ends_line: bool = False
     # Whether a transcribing pack's list starts right after a colon that comes
     # before it on its line ("List: b a c"), so that a transcription cannot begin
-    # inside the list. A list with no colon before it on its line may start anywhere.
+    # inside the list, and copies no colon. A list with no colon before it on its
+    # line may start at any word.
     list_after_colon: bool = False
     # Whether each copy into a "word" argument comes after the previous one, so that
     # the facts read those words from left to right and never copy one twice.
