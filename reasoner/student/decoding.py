@@ -297,7 +297,8 @@ def _allowed_actions(alive: list[_Hypothesis], specs: list[SlotSpec], jobs: list
                      width: int, eos: int, name_ok_cache: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Return the vocabulary actions [rows, V] and span starts [rows, width] each hypothesis may take next.
 
-    ``name_ok_cache`` keeps the start masks per job and span kind across steps.
+    ``name_ok_cache`` keeps the start masks per job and span kind, and the colon
+    masks per job, across steps.
     """
     allowed_vocab = torch.zeros(len(alive), vocab_size, dtype=torch.bool)
     allowed_start = torch.zeros(len(alive), width, dtype=torch.bool)
@@ -317,9 +318,15 @@ def _allowed_actions(alive: list[_Hypothesis], specs: list[SlotSpec], jobs: list
             if job.pack.consecutive and hypothesis.read >= 0:
                 allowed_start[i, :n] &= next_copy_mask(words, hypothesis.read, job.pack.separators)
                 if job.pack.list_after_colon:
-                    allowed_start[i, :n] &= colon_free_mask(words)
+                    key = (hypothesis.job, "colon free")
+                    if key not in name_ok_cache:
+                        name_ok_cache[key] = colon_free_mask(words)
+                    allowed_start[i, :n] &= name_ok_cache[key]
             elif job.pack.list_after_colon:
-                allowed_start[i, :n] &= first_copy_mask(words, job.pack.separators)
+                key = (hypothesis.job, "first copy")
+                if key not in name_ok_cache:
+                    name_ok_cache[key] = first_copy_mask(words, job.pack.separators)
+                allowed_start[i, :n] &= name_ok_cache[key]
             if job.pack.reads_forward and spec.span == "word" and hypothesis.word_read >= 0:
                 allowed_start[i, :hypothesis.word_read + 1] = False
     return allowed_vocab, allowed_start
